@@ -1,0 +1,3 @@
+"""Type stubs for the native module ``tfdrive._core`` (built from ``rust/``)."""
+
+__version__: str
