@@ -1,0 +1,1 @@
+//! Native vectorized environments (classic control).
