@@ -1,0 +1,109 @@
+"""PyDriver: TF-Agents' Python driver, with its step loop in Rust.
+
+A drop-in replacement for `tf_agents.drivers.py_driver.PyDriver`: same
+constructor, same `run()` and the same trajectories, transitions and counts.
+The loop itself (`tfdrive._core.DriverCore`) calls the env, the policy and the
+observers back through their Python protocols, so it drives tfdrive's and
+TF-Agents' environments and policies alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tfdrive import _core
+from tfdrive.drivers import driver
+from tfdrive.trajectories import trajectory
+
+
+class PyDriver(driver.Driver):
+    """Runs a Python policy in a Python environment.
+
+    Each iteration of `run()` asks the policy for an action, steps the env
+    with it, and hands the transition to the observers: first each
+    transition observer gets the tuple `(time_step, action_step,
+    next_time_step)`, then each trajectory observer gets the `Trajectory`,
+    then each info observer gets `env.get_info()`. Both carry the policy
+    state the action was computed FROM (`action_step.state` is replaced by
+    the input state); `run()` returns the state the policy last returned.
+
+    With a batched env the limits count over all envs, so a run can
+    overshoot them by up to the batch size; and `max_episodes` favours short
+    episodes, since a run stops after the first `max_episodes` to finish.
+
+    Args:
+      env: an environment with the PyEnvironment protocol (`step(action)`,
+        `batched`, `batch_size`, `get_info()`): tfdrive's, TF-Agents' or
+        your own. The driver never calls `env.reset()`.
+      policy: a policy with the PyPolicy protocol (`action(time_step,
+        policy_state)`, `get_initial_state(batch_size)`).
+      observers: callables taking a `Trajectory`; None for none.
+      transition_observers: callables taking `(time_step, action_step,
+        next_time_step)`.
+      info_observers: callables taking `env.get_info()`.
+      max_steps: the most steps per `run()` (summed over a batch; boundary
+        transitions LAST -> FIRST are not steps). None or 0: unlimited.
+      max_episodes: the most episodes per `run()` (summed over a batch).
+        None or 0: unlimited.
+      end_episode_on_boundary: count an episode at its boundary transition
+        (LAST -> FIRST); False counts it at its LAST step, which suits
+        transition observers.
+
+    Raises:
+      ValueError: if neither `max_steps` nor `max_episodes` is at least 1.
+    """
+
+    def __init__(
+        self,
+        env: Any,
+        policy: Any,
+        observers: Sequence[Callable[[trajectory.Trajectory], Any]] | None,
+        transition_observers: Sequence[Callable[[trajectory.Transition], Any]] | None = None,
+        info_observers: Sequence[Callable[[Any], Any]] | None = None,
+        max_steps: int | None = None,
+        max_episodes: int | None = None,
+        end_episode_on_boundary: bool = True,
+    ):
+        max_steps = max_steps or 0
+        max_episodes = max_episodes or 0
+        if max_steps < 1 and max_episodes < 1:
+            raise ValueError("Either `max_steps` or `max_episodes` should be greater than 0.")
+        super().__init__(env, policy, observers, transition_observers, info_observers)
+        self._max_steps = max_steps or math.inf
+        self._max_episodes = max_episodes or math.inf
+        self._end_episode_on_boundary = end_episode_on_boundary
+        self._core = _core.DriverCore(
+            env,
+            policy,
+            self._observers,
+            self._transition_observers,
+            self._info_observers,
+            float(self._max_steps),
+            float(self._max_episodes),
+            bool(end_episode_on_boundary),
+            trajectory.Trajectory,
+        )
+        self._last_run_counts = (0, 0)
+
+    def run(self, time_step: Any, policy_state: Any = ()) -> tuple[Any, Any]:
+        """Runs the policy in the env from `time_step` and `policy_state`.
+
+        Args:
+          time_step: the time step to start from (e.g. `env.reset()`).
+          policy_state: the policy state to start from; `()` for stateless
+            policies.
+
+        Returns:
+          `(time_step, policy_state)`: the last time step and the state the
+          policy last returned, to pass to the next `run()`.
+        """
+        time_step, policy_state, steps, episodes = self._core.run(time_step, policy_state)
+        self._last_run_counts = (steps, episodes)
+        return time_step, policy_state
+
+    @property
+    def last_run_counts(self) -> tuple[int, int]:
+        """`(num_steps, num_episodes)` collected by the last complete `run()`."""
+        return self._last_run_counts

@@ -1,0 +1,234 @@
+//! `DriverCore`: the native engine behind `tfdrive.drivers.py_driver.PyDriver`.
+//!
+//! It runs `driver::run` with Python callbacks: any object with the
+//! PyEnvironment protocol (`step`, `batched`, `batch_size`, `get_info`), any
+//! object with the PyPolicy protocol (`action`, `get_initial_state`) and
+//! plain callables as observers. Time steps and policy steps are read by
+//! field name, so tfdrive's, TF-Agents' and users' namedtuples all work.
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use super::error::{Error, Result};
+use super::step_types::StepTypes;
+use crate::driver::{self, Collect, Limits};
+use crate::trajectory::{self, Progress, FIRST};
+
+/// The step loop of a PyDriver; holds its env, policy, observers and limits.
+#[pyclass(module = "tfdrive._core", name = "DriverCore", frozen)]
+pub struct DriverCore {
+    env: Py<PyAny>,
+    policy: Py<PyAny>,
+    observers: Py<PyAny>,
+    transition_observers: Py<PyAny>,
+    info_observers: Py<PyAny>,
+    limits: Limits,
+    trajectory_type: Py<PyAny>,
+}
+
+#[pymethods]
+impl DriverCore {
+    /// `max_steps` / `max_episodes`: `inf` for unlimited. `trajectory_type`
+    /// is called as `trajectory_type(step_type, observation, action,
+    /// policy_info, next_step_type, reward, discount)`.
+    #[new]
+    #[pyo3(signature = (
+        env, policy, observers, transition_observers, info_observers,
+        max_steps, max_episodes, end_episode_on_boundary, trajectory_type,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        env: Py<PyAny>,
+        policy: Py<PyAny>,
+        observers: Py<PyAny>,
+        transition_observers: Py<PyAny>,
+        info_observers: Py<PyAny>,
+        max_steps: f64,
+        max_episodes: f64,
+        end_episode_on_boundary: bool,
+        trajectory_type: Py<PyAny>,
+    ) -> Self {
+        DriverCore {
+            env,
+            policy,
+            observers,
+            transition_observers,
+            info_observers,
+            limits: Limits {
+                max_steps,
+                max_episodes,
+                end_episode_on_boundary,
+            },
+            trajectory_type,
+        }
+    }
+
+    /// Runs the policy in the env from `time_step` and `policy_state` until
+    /// a limit is reached. Returns `(time_step, policy_state, num_steps,
+    /// num_episodes)`: the last time step, the state the policy last
+    /// returned, and what this run collected.
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        time_step: Bound<'py, PyAny>,
+        policy_state: Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, u64, u64)> {
+        let env = self.env.bind(py).clone();
+        let batched = env.getattr(intern!(py, "batched"))?.is_truthy()?;
+        let mut collect = PythonCollect {
+            py,
+            env,
+            policy: self.policy.bind(py).clone(),
+            observers: snapshot(self.observers.bind(py))?,
+            transition_observers: snapshot(self.transition_observers.bind(py))?,
+            info_observers: snapshot(self.info_observers.bind(py))?,
+            trajectory_type: self.trajectory_type.bind(py).clone(),
+            end_episode_on_boundary: self.limits.end_episode_on_boundary,
+        };
+        let out = driver::run(&mut collect, self.limits, batched, time_step, policy_state)?;
+        let Progress { steps, episodes } = out.progress;
+        Ok((out.time_step, out.policy_state, steps, episodes))
+    }
+}
+
+/// Observer lists are read once per `run()`, so a list changed between two
+/// runs takes effect at the next one.
+fn snapshot<'py>(observers: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    observers.try_iter()?.collect()
+}
+
+/// `Collect` over Python objects: every callback holds the GIL.
+struct PythonCollect<'py> {
+    py: Python<'py>,
+    env: Bound<'py, PyAny>,
+    policy: Bound<'py, PyAny>,
+    observers: Vec<Bound<'py, PyAny>>,
+    transition_observers: Vec<Bound<'py, PyAny>>,
+    info_observers: Vec<Bound<'py, PyAny>>,
+    trajectory_type: Bound<'py, PyAny>,
+    end_episode_on_boundary: bool,
+}
+
+impl<'py> PythonCollect<'py> {
+    /// `action_step._replace(state=state)`: what transition observers get.
+    fn with_input_state(
+        &self,
+        action_step: &Bound<'py, PyAny>,
+        state: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let kwargs = PyDict::new(self.py);
+        kwargs.set_item(intern!(self.py, "state"), state)?;
+        action_step.call_method(intern!(self.py, "_replace"), (), Some(&kwargs))
+    }
+}
+
+impl<'py> Collect for PythonCollect<'py> {
+    type TimeStep = Bound<'py, PyAny>;
+    type State = Bound<'py, PyAny>;
+    type ActionStep = Bound<'py, PyAny>;
+    type Error = Error;
+
+    fn check_interrupt(&mut self) -> Result<()> {
+        Ok(self.py.check_signals()?)
+    }
+
+    fn is_first(&mut self, time_step: &Self::TimeStep) -> Result<bool> {
+        let step_type = time_step.getattr(intern!(self.py, "step_type"))?;
+        let step_types = StepTypes::read(&step_type, "time_step.step_type")?;
+        Ok(step_types.as_slice().contains(&FIRST))
+    }
+
+    fn initial_state(&mut self) -> Result<Self::State> {
+        // TF-Agents asks for `env.batch_size or 1`.
+        let batch_size = self.env.getattr(intern!(self.py, "batch_size"))?;
+        let batch_size = if batch_size.is_truthy()? {
+            batch_size
+        } else {
+            pyo3::types::PyInt::new(self.py, 1).into_any()
+        };
+        Ok(self
+            .policy
+            .call_method1(intern!(self.py, "get_initial_state"), (batch_size,))?)
+    }
+
+    fn action(
+        &mut self,
+        time_step: &Self::TimeStep,
+        state: &Self::State,
+    ) -> Result<Self::ActionStep> {
+        Ok(self
+            .policy
+            .call_method1(intern!(self.py, "action"), (time_step, state))?)
+    }
+
+    fn step(&mut self, action_step: &Self::ActionStep) -> Result<Self::TimeStep> {
+        let action = action_step.getattr(intern!(self.py, "action"))?;
+        Ok(self.env.call_method1(intern!(self.py, "step"), (action,))?)
+    }
+
+    fn observe(
+        &mut self,
+        time_step: &Self::TimeStep,
+        action_step: &Self::ActionStep,
+        state: &Self::State,
+        next_time_step: &Self::TimeStep,
+    ) -> Result<Progress> {
+        let py = self.py;
+        let step_type = time_step.getattr(intern!(py, "step_type"))?;
+        let next_step_type = next_time_step.getattr(intern!(py, "step_type"))?;
+        if !self.transition_observers.is_empty() {
+            let action_step = self.with_input_state(action_step, state)?;
+            let transition = PyTuple::new(py, [time_step, &action_step, next_time_step])?;
+            for observer in &self.transition_observers {
+                observer.call1((&transition,))?;
+            }
+        }
+        if !self.observers.is_empty() {
+            let traj = self.trajectory_type.call1((
+                &step_type,
+                time_step.getattr(intern!(py, "observation"))?,
+                action_step.getattr(intern!(py, "action"))?,
+                action_step.getattr(intern!(py, "info"))?,
+                &next_step_type,
+                next_time_step.getattr(intern!(py, "reward"))?,
+                next_time_step.getattr(intern!(py, "discount"))?,
+            ))?;
+            for observer in &self.observers {
+                observer.call1((&traj,))?;
+            }
+        }
+        for observer in &self.info_observers {
+            let info = self.env.call_method0(intern!(py, "get_info"))?;
+            observer.call1((info,))?;
+        }
+        let step_types = StepTypes::read(&step_type, "time_step.step_type")?;
+        let next_step_types = StepTypes::read(&next_step_type, "next_time_step.step_type")?;
+        Ok(trajectory::progress(
+            step_types.as_slice(),
+            next_step_types.as_slice(),
+            self.end_episode_on_boundary,
+        )?)
+    }
+
+    fn output_state(&mut self, action_step: Self::ActionStep) -> Result<Self::State> {
+        Ok(action_step.getattr(intern!(self.py, "state"))?)
+    }
+}
+
+/// `count_steps(step_type, next_step_type, end_episode_on_boundary=True)`:
+/// what a (batch of) transition(s) adds to a driver's counters, as
+/// `(num_steps, num_episodes)`.
+#[pyfunction]
+#[pyo3(signature = (step_type, next_step_type, end_episode_on_boundary = true))]
+pub(crate) fn count_steps(
+    step_type: &Bound<'_, PyAny>,
+    next_step_type: &Bound<'_, PyAny>,
+    end_episode_on_boundary: bool,
+) -> PyResult<(u64, u64)> {
+    let first = StepTypes::read(step_type, "step_type")?;
+    let next = StepTypes::read(next_step_type, "next_step_type")?;
+    let p = trajectory::progress(first.as_slice(), next.as_slice(), end_episode_on_boundary)
+        .map_err(Error::from)?;
+    Ok((p.steps, p.episodes))
+}

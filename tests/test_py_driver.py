@@ -1,0 +1,384 @@
+"""PyDriver: TF-Agents' driver semantics (SEMANTICS.md, "The driver")."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+
+import numpy as np
+import pytest
+
+from driver_mocks import AlternatingPolicy, BatchedCountingEnv, CountingEnv, Recorder
+from tfdrive import _core
+from tfdrive.drivers.py_driver import PyDriver
+from tfdrive.trajectories import policy_step, trajectory
+from tfdrive.trajectories import time_step as ts
+
+F, M, L = 0, 1, 2
+
+
+def _fields(traj):
+    return (
+        int(traj.step_type),
+        int(traj.observation),
+        int(traj.action),
+        int(traj.policy_info),
+        int(traj.next_step_type),
+        float(traj.reward),
+        float(traj.discount),
+    )
+
+
+# The reference sequence: first(0 -> 1), last(1 -> 2, discount 0), boundary(3 -> 1).
+FIRST_T = (F, 0, 1, 2, M, 1.0, 1.0)
+LAST_T = (M, 1, 2, 4, L, 1.0, 0.0)
+BOUNDARY_T = (L, 3, 1, 2, F, 0.0, 1.0)
+
+
+def _run(max_steps=None, max_episodes=None, **kwargs):
+    env, policy, rec = CountingEnv(), AlternatingPolicy(), Recorder()
+    driver = PyDriver(env, policy, [rec], max_steps=max_steps, max_episodes=max_episodes, **kwargs)
+    final = driver.run(env.reset(), policy.get_initial_state())
+    return driver, env, policy, rec, final
+
+
+@pytest.mark.parametrize(
+    "max_steps, max_episodes, delivered",
+    [(None, 1, 3), (None, 2, 6), (2, 2, 2), (4, 2, 5), (4, 1, 3), (4, None, 5)],
+)
+def test_reference_sequence_counts(max_steps, max_episodes, delivered):
+    _, _, _, rec, _ = _run(max_steps, max_episodes)
+    assert len(rec.items) == delivered
+    expected = [FIRST_T, LAST_T, BOUNDARY_T] * 2
+    assert [_fields(t) for t in rec.items] == expected[:delivered]
+
+
+def test_delivered_trajectories_are_tfdrive_trajectories_with_numpy_fields():
+    _, _, _, rec, _ = _run(max_episodes=1)
+    traj = rec.items[0]
+    assert type(traj) is trajectory.Trajectory
+    assert traj.step_type.dtype == np.int32
+    assert traj.reward.dtype == np.float32
+    assert traj.action.dtype == np.int32
+    assert [bool(t.is_boundary()) for t in rec.items] == [False, False, True]
+    assert [bool(t.is_last()) for t in rec.items] == [False, True, False]
+
+
+def test_run_returns_last_time_step_and_last_output_state():
+    driver, env, policy, rec, (time_step, state) = _run(max_steps=4, max_episodes=2)
+    # 5 trajectories: first, last, boundary, first, last -> the env sits at LAST.
+    assert int(time_step.step_type) == L
+    assert time_step is env.current_time_step()
+    # The policy's last call was on the MID step with state 3: output state 4.
+    assert int(state) == 4
+    assert driver.last_run_counts == (4, 1)
+
+
+def test_consecutive_runs_continue_from_the_returned_step_and_state():
+    env, policy, rec = CountingEnv(), AlternatingPolicy(), Recorder()
+    driver = PyDriver(env, policy, [rec], max_steps=2)
+    time_step, state = driver.run(env.reset(), policy.get_initial_state())
+    time_step, state = driver.run(time_step, state)
+    time_step, state = driver.run(time_step, state)
+    got = [_fields(t) for t in rec.items]
+    # Each run collects 2 steps; the boundary transition is not a step.
+    assert got == [FIRST_T, LAST_T, BOUNDARY_T, FIRST_T, LAST_T, BOUNDARY_T, FIRST_T, LAST_T]
+    assert driver.last_run_counts == (2, 1)
+
+
+def test_initial_state_once_per_new_episode_after_the_first():
+    env, policy = CountingEnv(), AlternatingPolicy()
+    driver = PyDriver(env, policy, None, max_episodes=3)
+    policy.get_initial_state()  # the caller's own call
+    driver.run(env.reset(), np.int32(2))
+    # Three episodes end in this run; the 2nd and 3rd start with a fresh
+    # state, asked for with `env.batch_size or 1`; no call for the 1st.
+    assert policy.initial_state_calls == [None, 1, 1]
+
+
+def test_initial_state_calls_restart_with_each_run():
+    env, policy = CountingEnv(), AlternatingPolicy()
+    driver = PyDriver(env, policy, None, max_episodes=1)
+    time_step, state = driver.run(env.reset(), np.int32(2))
+    assert policy.initial_state_calls == []
+    driver.run(time_step, state)
+    assert policy.initial_state_calls == []
+
+
+def test_transitions_carry_the_input_state():
+    env, policy, rec, trans = CountingEnv(), AlternatingPolicy(), Recorder(), Recorder()
+    driver = PyDriver(env, policy, [rec], transition_observers=[trans], max_steps=2)
+    driver.run(env.reset(), np.int32(7))
+    assert len(trans.items) == len(rec.items) == 2
+    (ts0, as0, nts0), (ts1, as1, nts1) = trans.items
+    assert type(as0) is policy_step.PolicyStep
+    # The first action was computed from the caller's state 7 (reset to 2 by
+    # the policy on FIRST, but the transition carries what went in).
+    assert int(as0.state) == 7
+    assert int(as1.state) == 3
+    assert nts0 is ts1
+    assert int(as0.action) == int(rec.items[0].action) == 1
+    assert int(as0.info) == 2
+
+
+def test_transition_observers_with_episodes_ending_on_last():
+    env, policy, trans = CountingEnv(), AlternatingPolicy(), Recorder()
+    driver = PyDriver(
+        env,
+        policy,
+        None,
+        transition_observers=[trans],
+        max_episodes=2,
+        end_episode_on_boundary=False,
+    )
+    driver.run(env.reset(), np.int32(2))
+    # Episodes end on LAST: first, last | boundary, first, last.
+    kinds = [(int(t.step_type), int(n.step_type)) for t, _, n in trans.items]
+    assert kinds == [(F, M), (M, L), (L, F), (F, M), (M, L)]
+    assert driver.last_run_counts == (4, 2)
+
+
+def test_observer_order_and_info_observers():
+    env, policy = CountingEnv(), AlternatingPolicy()
+    calls = []
+    driver = PyDriver(
+        env,
+        policy,
+        [lambda t: calls.append(("traj", type(t).__name__))],
+        transition_observers=[lambda t: calls.append(("transition", len(t)))],
+        info_observers=[
+            lambda i: calls.append(("info1", i["mock"])),
+            lambda i: calls.append(("info2", i["mock"])),
+        ],
+        max_steps=1,
+    )
+    driver.run(env.reset(), ())
+    # get_info() is called once per info observer, after the other observers.
+    assert calls == [("transition", 3), ("traj", "Trajectory"), ("info1", 1), ("info2", 2)]
+    assert env.info_calls == 2
+
+
+def test_observer_lists_are_read_at_each_run():
+    env, policy, rec = CountingEnv(), AlternatingPolicy(), Recorder()
+    driver = PyDriver(env, policy, [], max_steps=1)
+    time_step, state = driver.run(env.reset(), ())
+    driver.observers.append(rec)
+    driver.run(time_step, state)
+    assert len(rec.items) == 1
+
+
+def test_properties():
+    env, policy, rec = CountingEnv(), AlternatingPolicy(), Recorder()
+    driver = PyDriver(env, policy, [rec], max_steps=1)
+    assert driver.env is env
+    assert driver.policy is policy
+    assert driver.observers == [rec]
+    assert driver.transition_observers == []
+    assert driver.info_observers == []
+    assert PyDriver(env, policy, None, max_steps=1).observers == []
+
+
+@pytest.mark.parametrize(
+    "max_steps, max_episodes",
+    [(None, None), (0, 0), (0, None), (-1, None), (None, -3), (-1, -1)],
+)
+def test_no_positive_limit_is_rejected(max_steps, max_episodes):
+    with pytest.raises(
+        ValueError, match="^Either `max_steps` or `max_episodes` should be greater than 0.$"
+    ):
+        PyDriver(
+            CountingEnv(), AlternatingPolicy(), [], max_steps=max_steps, max_episodes=max_episodes
+        )
+
+
+def test_a_negative_limit_beside_a_positive_one_runs_nothing():
+    env, policy, rec = CountingEnv(), AlternatingPolicy(), Recorder()
+    driver = PyDriver(env, policy, [rec], max_steps=-1, max_episodes=2)
+    first = env.reset()
+    time_step, state = driver.run(first, "unchanged")
+    assert rec.items == [] and time_step is first and state == "unchanged"
+
+
+# --- batched environments -------------------------------------------------
+
+
+def test_batched_env_gets_one_batched_trajectory_per_iteration():
+    env, policy, rec = (
+        BatchedCountingEnv((3, 4)),
+        AlternatingPolicy(np.full(2, 2, np.int32)),
+        Recorder(),
+    )
+    driver = PyDriver(env, policy, [rec], max_steps=5)
+    driver.run(env.reset(), np.full(2, 2, np.int32))
+    # Env 0 steps 0 ->1 ->3(LAST) -> reset; env 1 steps 0 ->1 ->3 ->4(LAST).
+    step_types = [t.step_type.tolist() for t in rec.items]
+    next_step_types = [t.next_step_type.tolist() for t in rec.items]
+    assert step_types == [[F, F], [M, M], [L, M]]
+    assert next_step_types == [[M, M], [L, M], [F, L]]
+    # Steps: 2 + 2 + 1 = 5 (the limit is reached exactly); no state resets.
+    assert driver.last_run_counts == (5, 1)
+    assert policy.initial_state_calls == []
+    assert rec.items[0].observation.shape == (2,)
+
+
+def test_batched_env_can_overshoot_the_step_limit():
+    env, policy, rec = (
+        BatchedCountingEnv((3, 3, 3)),
+        AlternatingPolicy(np.full(3, 2, np.int32)),
+        Recorder(),
+    )
+    driver = PyDriver(env, policy, [rec], max_steps=4)
+    driver.run(env.reset(), np.full(3, 2, np.int32))
+    assert len(rec.items) == 2
+    assert driver.last_run_counts == (6, 0)
+
+
+def test_batched_env_counts_episodes_over_the_batch():
+    env, policy = BatchedCountingEnv((3, 4)), AlternatingPolicy(np.full(2, 2, np.int32))
+    driver = PyDriver(env, policy, None, max_episodes=2)
+    driver.run(env.reset(), np.full(2, 2, np.int32))
+    assert driver.last_run_counts[1] >= 2
+
+
+# --- errors ---------------------------------------------------------------
+
+
+class Boom(Exception):
+    pass
+
+
+def _raise_on(n):
+    calls = {"n": 0}
+
+    def hook(*args):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise Boom(f"call {n}")
+
+    return hook
+
+
+class FailingEnv(CountingEnv):
+    def __init__(self, fail_at):
+        super().__init__()
+        self._hook = _raise_on(fail_at)
+
+    def _step(self, action):
+        self._hook()
+        return super()._step(action)
+
+
+class FailingPolicy(AlternatingPolicy):
+    def __init__(self, fail_action_at=None, fail_initial_state=False):
+        super().__init__()
+        self._hook = _raise_on(fail_action_at) if fail_action_at else None
+        self._fail_initial_state = fail_initial_state
+
+    def _action(self, time_step, policy_state):
+        if self._hook:
+            self._hook()
+        return super()._action(time_step, policy_state)
+
+    def _get_initial_state(self, batch_size=None):
+        if self._fail_initial_state and batch_size is not None:
+            raise Boom("no initial state")
+        return super()._get_initial_state(batch_size)
+
+
+@pytest.mark.parametrize(
+    "make, delivered",
+    [
+        (lambda: (FailingEnv(3), AlternatingPolicy(), []), 2),
+        (lambda: (CountingEnv(), FailingPolicy(fail_action_at=4), []), 3),
+        (lambda: (CountingEnv(), FailingPolicy(fail_initial_state=True), []), 3),
+        (lambda: (CountingEnv(), AlternatingPolicy(), [_raise_on(2)]), 2),
+    ],
+    ids=["env.step", "policy.action", "get_initial_state", "observer"],
+)
+def test_callback_exceptions_reach_the_caller_unchanged(make, delivered):
+    env, policy, extra = make()
+    rec = Recorder()
+    driver = PyDriver(env, policy, [rec, *extra], max_steps=10)
+    with pytest.raises(Boom) as info:
+        driver.run(env.reset(), np.int32(2))
+    # The original exception, with the raising frame in its traceback.
+    frames = [f.name for f in traceback.extract_tb(info.value.__traceback__)]
+    assert frames[-1] == "hook" or frames[-1] == "_get_initial_state"
+    assert [_fields(t) for t in rec.items] == [FIRST_T, LAST_T, BOUNDARY_T][:delivered]
+    # Delivered trajectories stay intact and the driver runs again.
+    before = [_fields(t) for t in rec.items]
+    driver2 = PyDriver(CountingEnv(), AlternatingPolicy(), [Recorder()], max_steps=1)
+    driver2.run(CountingEnv().reset(), ())
+    assert [_fields(t) for t in rec.items] == before
+
+
+def test_bad_step_type_is_named():
+    class BadEnv(CountingEnv):
+        def _step(self, action):
+            return ts.TimeStep("mid", np.float32(1), np.float32(1), np.int32(1))
+
+    env = BadEnv()
+    driver = PyDriver(env, AlternatingPolicy(), None, max_steps=3)
+    with pytest.raises(
+        TypeError, match=r"next_time_step.step_type must be an integer array.*'mid'"
+    ):
+        driver.run(env.reset(), ())
+
+
+def test_mismatched_batch_sizes_are_named():
+    class BadEnv(CountingEnv):
+        def _step(self, action):
+            return ts.transition(np.zeros(3, np.int32), np.ones(3, np.float32), outer_dims=(3,))
+
+    env = BadEnv()
+    env.reset()
+    driver = PyDriver(env, AlternatingPolicy(), None, max_steps=3)
+    first = ts.restart(np.zeros(2, np.int32), batch_size=2)
+    with pytest.raises(
+        ValueError, match="time_step.step_type has 2 elements but next_time_step.step_type has 3"
+    ):
+        driver.run(first, np.full(2, 2, np.int32))
+
+
+# --- interrupts -----------------------------------------------------------
+
+
+def test_ctrl_c_from_a_timer_thread_stops_a_long_run_and_the_driver_runs_again():
+    import _thread
+
+    env, policy, rec = CountingEnv(), AlternatingPolicy(), Recorder()
+    driver = PyDriver(env, policy, [rec], max_steps=10**12)
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        driver.run(env.reset(), np.int32(2))
+    assert time.monotonic() - started < 5.0
+    assert len(rec.items) > 0
+    # Every delivered trajectory is complete and in sequence.
+    cycle = [FIRST_T, LAST_T, BOUNDARY_T]
+    assert [_fields(t) for t in rec.items[:6]] == (cycle * 2)[: min(6, len(rec.items))]
+    driver2 = PyDriver(env, policy, [], max_steps=2)
+    time_step, _ = driver2.run(env.reset(), np.int32(2))
+    assert int(time_step.step_type) == L
+
+
+# --- the native counting function ----------------------------------------
+
+
+def test_count_steps_native():
+    assert _core.count_steps(np.int32(0), np.int32(1)) == (1, 0)
+    assert _core.count_steps(np.asarray(2, np.int32), np.asarray(0, np.int32)) == (0, 1)
+    st = np.array([0, 1, 2, 2], np.int32)
+    nst = np.array([1, 2, 0, 0], np.int32)
+    assert _core.count_steps(st, nst) == (2, 2)
+    assert _core.count_steps(st, nst, end_episode_on_boundary=False) == (2, 1)
+    assert _core.count_steps(st.astype(np.int64), [1, 2, 0, 0]) == (2, 2)
+    assert _core.count_steps(st[::2], nst[::2]) == (1, 1)
+    with pytest.raises(
+        ValueError, match="step_type has 4 elements but next_time_step.step_type has 3"
+    ):
+        _core.count_steps(st, nst[:3])
+    with pytest.raises(TypeError, match="step_type must be an integer array"):
+        _core.count_steps(object(), nst)
