@@ -382,3 +382,29 @@ def test_count_steps_native():
         _core.count_steps(st, nst[:3])
     with pytest.raises(TypeError, match="step_type must be an integer array"):
         _core.count_steps(object(), nst)
+
+
+# --- progress -------------------------------------------------------------
+
+
+def test_progress_callable_gets_the_final_totals():
+    env, policy = CountingEnv(), AlternatingPolicy()
+    calls = []
+    driver = PyDriver(env, policy, None, max_steps=5, progress=lambda s, e: calls.append((s, e)))
+    driver.run(env.reset(), np.int32(2))
+    # Runs this short report once, at the end, with what the run collected.
+    assert calls == [(5, 2)]
+
+
+def test_progress_bar_shows_steps_and_episodes(capsys):
+    env, policy = CountingEnv(), AlternatingPolicy()
+    driver = PyDriver(env, policy, None, max_steps=5, progress=True)
+    driver.run(env.reset(), np.int32(2))
+    err = capsys.readouterr().err
+    assert "collect: 100%" in err and "5.00/5.00" in err and "episodes=2" in err
+
+
+def test_progress_is_off_by_default(capsys):
+    env, policy = CountingEnv(), AlternatingPolicy()
+    PyDriver(env, policy, None, max_steps=5).run(env.reset(), np.int32(2))
+    assert capsys.readouterr().err == ""

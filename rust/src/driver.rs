@@ -63,6 +63,11 @@ pub trait Collect {
     ) -> Result<Progress, Self::Error>;
     /// The state the policy returned, which the next iteration starts from.
     fn output_state(&mut self, action_step: Self::ActionStep) -> Result<Self::State, Self::Error>;
+    /// Called after every iteration with the run's totals so far (e.g. to
+    /// refresh a progress bar); does nothing by default.
+    fn tick(&mut self, _done: Progress) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// Where a run ended: the last time step and policy state, and the steps and
@@ -96,6 +101,7 @@ pub fn run<C: Collect>(
         done += collect.observe(&time_step, &action_step, &policy_state, &next_time_step)?;
         time_step = next_time_step;
         policy_state = collect.output_state(action_step)?;
+        collect.tick(done)?;
     }
     Ok(Outcome {
         time_step,

@@ -15,6 +15,7 @@ from typing import Any
 
 from tfdrive import _core
 from tfdrive.drivers import driver
+from tfdrive.drivers.progress import ProgressBar
 from tfdrive.trajectories import trajectory
 
 
@@ -50,6 +51,10 @@ class PyDriver(driver.Driver):
       end_episode_on_boundary: count an episode at its boundary transition
         (LAST -> FIRST); False counts it at its LAST step, which suits
         transition observers.
+      progress: tfdrive's addition, keyword-only and off by default: True
+        shows a tqdm bar (steps, steps/s, episodes) during each `run()`; a
+        callable is called as `progress(num_steps, num_episodes)` every
+        0.2 s and when the run ends.
 
     Raises:
       ValueError: if neither `max_steps` nor `max_episodes` is at least 1.
@@ -65,6 +70,8 @@ class PyDriver(driver.Driver):
         max_steps: int | None = None,
         max_episodes: int | None = None,
         end_episode_on_boundary: bool = True,
+        *,
+        progress: bool | Callable[[int, int], Any] = False,
     ):
         max_steps = max_steps or 0
         max_episodes = max_episodes or 0
@@ -86,6 +93,7 @@ class PyDriver(driver.Driver):
             trajectory.Trajectory,
         )
         self._last_run_counts = (0, 0)
+        self._progress = progress
 
     def run(self, time_step: Any, policy_state: Any = ()) -> tuple[Any, Any]:
         """Runs the policy in the env from `time_step` and `policy_state`.
@@ -99,7 +107,18 @@ class PyDriver(driver.Driver):
           `(time_step, policy_state)`: the last time step and the state the
           policy last returned, to pass to the next `run()`.
         """
-        time_step, policy_state, steps, episodes = self._core.run(time_step, policy_state)
+        if self._progress is True:
+            bar = ProgressBar(total=self._max_steps)
+            try:
+                time_step, policy_state, steps, episodes = self._core.run(
+                    time_step, policy_state, bar
+                )
+            finally:
+                bar.close()
+        else:
+            time_step, policy_state, steps, episodes = self._core.run(
+                time_step, policy_state, self._progress or None
+            )
         self._last_run_counts = (steps, episodes)
         return time_step, policy_state
 

@@ -6,12 +6,15 @@
 //! plain callables as observers. Time steps and policy steps are read by
 //! field name, so tfdrive's, TF-Agents' and users' namedtuples all work.
 
+use std::time::{Duration, Instant};
+
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use super::arrays::{RewardsView, StepTypes};
 use super::error::{Error, Result};
-use super::step_types::StepTypes;
+use super::observers::EpisodeMetricCore;
 use crate::driver::{self, Collect, Limits};
 use crate::trajectory::{self, Progress, FIRST};
 
@@ -26,6 +29,9 @@ pub struct DriverCore {
     limits: Limits,
     trajectory_type: Py<PyAny>,
 }
+
+/// How often a progress callback is called during a run.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
 
 #[pymethods]
 impl DriverCore {
@@ -67,12 +73,16 @@ impl DriverCore {
     /// Runs the policy in the env from `time_step` and `policy_state` until
     /// a limit is reached. Returns `(time_step, policy_state, num_steps,
     /// num_episodes)`: the last time step, the state the policy last
-    /// returned, and what this run collected.
+    /// returned, and what this run collected. `progress`, if not None, is
+    /// called as `progress(num_steps, num_episodes)` with the run's totals
+    /// every 0.2 s and once when the run ends.
+    #[pyo3(signature = (time_step, policy_state, progress=None))]
     fn run<'py>(
         &self,
         py: Python<'py>,
         time_step: Bound<'py, PyAny>,
         policy_state: Bound<'py, PyAny>,
+        progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, u64, u64)> {
         let env = self.env.bind(py).clone();
         let batched = env.getattr(intern!(py, "batched"))?.is_truthy()?;
@@ -80,14 +90,22 @@ impl DriverCore {
             py,
             env,
             policy: self.policy.bind(py).clone(),
-            observers: snapshot(self.observers.bind(py))?,
+            observers: snapshot(self.observers.bind(py))?
+                .into_iter()
+                .map(Observer::classify)
+                .collect::<PyResult<_>>()?,
             transition_observers: snapshot(self.transition_observers.bind(py))?,
             info_observers: snapshot(self.info_observers.bind(py))?,
             trajectory_type: self.trajectory_type.bind(py).clone(),
             end_episode_on_boundary: self.limits.end_episode_on_boundary,
+            progress,
+            last_report: Instant::now(),
         };
         let out = driver::run(&mut collect, self.limits, batched, time_step, policy_state)?;
         let Progress { steps, episodes } = out.progress;
+        if let Some(progress) = &collect.progress {
+            progress.call1((steps, episodes))?;
+        }
         Ok((out.time_step, out.policy_state, steps, episodes))
     }
 }
@@ -98,16 +116,37 @@ fn snapshot<'py>(observers: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny
     observers.try_iter()?.collect()
 }
 
+/// A trajectory observer: native ones run in Rust, without a Python call.
+enum Observer<'py> {
+    Python(Bound<'py, PyAny>),
+    Metric(Bound<'py, EpisodeMetricCore>),
+}
+
+impl<'py> Observer<'py> {
+    /// Native when the object carries a native core in `_native_observer`.
+    fn classify(observer: Bound<'py, PyAny>) -> PyResult<Self> {
+        let native = observer.getattr_opt(intern!(observer.py(), "_native_observer"))?;
+        if let Some(native) = native {
+            if let Ok(metric) = native.cast::<EpisodeMetricCore>() {
+                return Ok(Observer::Metric(metric.clone()));
+            }
+        }
+        Ok(Observer::Python(observer))
+    }
+}
+
 /// `Collect` over Python objects: every callback holds the GIL.
 struct PythonCollect<'py> {
     py: Python<'py>,
     env: Bound<'py, PyAny>,
     policy: Bound<'py, PyAny>,
-    observers: Vec<Bound<'py, PyAny>>,
+    observers: Vec<Observer<'py>>,
     transition_observers: Vec<Bound<'py, PyAny>>,
     info_observers: Vec<Bound<'py, PyAny>>,
     trajectory_type: Bound<'py, PyAny>,
     end_episode_on_boundary: bool,
+    progress: Option<Bound<'py, PyAny>>,
+    last_report: Instant,
 }
 
 impl<'py> PythonCollect<'py> {
@@ -177,6 +216,8 @@ impl<'py> Collect for PythonCollect<'py> {
         let py = self.py;
         let step_type = time_step.getattr(intern!(py, "step_type"))?;
         let next_step_type = next_time_step.getattr(intern!(py, "step_type"))?;
+        let step_types = StepTypes::read(&step_type, "time_step.step_type")?;
+        let next_step_types = StepTypes::read(&next_step_type, "next_time_step.step_type")?;
         if !self.transition_observers.is_empty() {
             let action_step = self.with_input_state(action_step, state)?;
             let transition = PyTuple::new(py, [time_step, &action_step, next_time_step])?;
@@ -184,26 +225,46 @@ impl<'py> Collect for PythonCollect<'py> {
                 observer.call1((&transition,))?;
             }
         }
-        if !self.observers.is_empty() {
-            let traj = self.trajectory_type.call1((
-                &step_type,
-                time_step.getattr(intern!(py, "observation"))?,
-                action_step.getattr(intern!(py, "action"))?,
-                action_step.getattr(intern!(py, "info"))?,
-                &next_step_type,
-                next_time_step.getattr(intern!(py, "reward"))?,
-                next_time_step.getattr(intern!(py, "discount"))?,
-            ))?;
-            for observer in &self.observers {
-                observer.call1((&traj,))?;
+        // Built only for Python observers; native ones read the arrays.
+        let mut traj = None;
+        let mut rewards = None;
+        for observer in &self.observers {
+            match observer {
+                Observer::Python(observer) => {
+                    let traj = match &traj {
+                        Some(traj) => traj,
+                        None => traj.insert(self.trajectory_type.call1((
+                            &step_type,
+                            time_step.getattr(intern!(py, "observation"))?,
+                            action_step.getattr(intern!(py, "action"))?,
+                            action_step.getattr(intern!(py, "info"))?,
+                            &next_step_type,
+                            next_time_step.getattr(intern!(py, "reward"))?,
+                            next_time_step.getattr(intern!(py, "discount"))?,
+                        ))?),
+                    };
+                    observer.call1((traj,))?;
+                }
+                Observer::Metric(metric) => {
+                    let rewards = match &rewards {
+                        Some(rewards) => rewards,
+                        None => rewards.insert(RewardsView::read(
+                            &next_time_step.getattr(intern!(py, "reward"))?,
+                            "next_time_step.reward",
+                        )?),
+                    };
+                    metric.try_borrow_mut().map_err(PyErr::from)?.observe_arrays(
+                        &step_types,
+                        &next_step_types,
+                        rewards,
+                    )?;
+                }
             }
         }
         for observer in &self.info_observers {
             let info = self.env.call_method0(intern!(py, "get_info"))?;
             observer.call1((info,))?;
         }
-        let step_types = StepTypes::read(&step_type, "time_step.step_type")?;
-        let next_step_types = StepTypes::read(&next_step_type, "next_time_step.step_type")?;
         Ok(trajectory::progress(
             step_types.as_slice(),
             next_step_types.as_slice(),
@@ -213,6 +274,16 @@ impl<'py> Collect for PythonCollect<'py> {
 
     fn output_state(&mut self, action_step: Self::ActionStep) -> Result<Self::State> {
         Ok(action_step.getattr(intern!(self.py, "state"))?)
+    }
+
+    fn tick(&mut self, done: Progress) -> Result<()> {
+        if let Some(progress) = &self.progress {
+            if self.last_report.elapsed() >= PROGRESS_INTERVAL {
+                progress.call1((done.steps, done.episodes))?;
+                self.last_report = Instant::now();
+            }
+        }
+        Ok(())
     }
 }
 

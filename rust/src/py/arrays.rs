@@ -1,12 +1,13 @@
-//! Reading `step_type` fields (numpy arrays, numpy scalars, Python ints,
-//! anything `np.asarray` takes) as `i32` slices, without copying the common
-//! case of a contiguous `int32` array.
+//! Reading time-step fields as flat slices without copying the common case:
+//! `step_type` (numpy arrays, numpy scalars, Python ints, anything
+//! `np.asarray` takes) as `i32`, `reward` as `f32` or `f64`.
 
 use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use super::error::{Error, Result};
+use crate::observers::metrics::Rewards;
 
 /// The step types of one time step, flattened: length 1 for an unbatched
 /// env, B for a batched one.
@@ -50,7 +51,7 @@ impl StepTypes<'_> {
         }
         // Tensors, lists, other integer dtypes: let numpy convert them.
         let py = value.py();
-        let converted = numpy_asarray_int32(py)?.call1((value,)).map_err(|_| {
+        let converted = numpy_asarray(py, "int32")?.call1((value,)).map_err(|_| {
             Error::Type(format!(
                 "{field} must be an integer array of step types (0=FIRST, 1=MID, 2=LAST); \
                      got {}",
@@ -75,19 +76,55 @@ fn describe(value: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "an unprintable value".to_owned())
 }
 
-/// `lambda x: np.asarray(x, dtype=np.int32)`, looked up once.
-fn numpy_asarray_int32(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static CONVERT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    CONVERT
-        .get_or_try_init(py, || {
-            let numpy = py.import("numpy")?;
-            let int32 = numpy.getattr("int32")?;
-            let partial = py.import("functools")?.getattr("partial")?;
-            let kwargs = pyo3::types::PyDict::new(py);
-            kwargs.set_item("dtype", int32)?;
-            Ok(partial
-                .call((numpy.getattr("asarray")?,), Some(&kwargs))?
-                .unbind())
-        })
-        .map(|f| f.bind(py))
+/// `functools.partial(np.asarray, dtype=dtype)` for "int32" or "float64",
+/// looked up once.
+fn numpy_asarray<'py>(py: Python<'py>, dtype: &'static str) -> PyResult<&'py Bound<'py, PyAny>> {
+    static INT32: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static FLOAT64: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let cell = if dtype == "int32" { &INT32 } else { &FLOAT64 };
+    cell.get_or_try_init(py, || {
+        let numpy = py.import("numpy")?;
+        let partial = py.import("functools")?.getattr("partial")?;
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item("dtype", numpy.getattr(dtype)?)?;
+        Ok(partial.call((numpy.getattr("asarray")?,), Some(&kwargs))?.unbind())
+    })
+    .map(|f| f.bind(py))
+}
+
+/// The rewards of one time step, flattened: `float32` arrays are viewed in
+/// place, anything else is converted to `float64`.
+pub(crate) enum RewardsView<'py> {
+    F32(PyReadonlyArrayDyn<'py, f32>),
+    F64(Vec<f64>),
+}
+
+impl RewardsView<'_> {
+    pub(crate) fn rewards(&self) -> Rewards<'_> {
+        match self {
+            RewardsView::F32(a) => Rewards::F32(a.as_slice().expect("contiguous reward view")),
+            RewardsView::F64(v) => Rewards::F64(v),
+        }
+    }
+
+    pub(crate) fn read<'py>(value: &Bound<'py, PyAny>, field: &str) -> Result<RewardsView<'py>> {
+        if let Ok(array) = value.cast::<PyArrayDyn<f32>>() {
+            let view = array.readonly();
+            if view.is_contiguous() {
+                return Ok(RewardsView::F32(view));
+            }
+        }
+        if let Ok(v) = value.extract::<f64>() {
+            return Ok(RewardsView::F64(vec![v]));
+        }
+        let py = value.py();
+        let converted = numpy_asarray(py, "float64")?.call1((value,)).map_err(|_| {
+            Error::Type(format!(
+                "{field} must be a numeric array of rewards; got {}",
+                describe(value)
+            ))
+        })?;
+        let array = converted.cast::<PyArrayDyn<f64>>().map_err(PyErr::from)?;
+        Ok(RewardsView::F64(array.readonly().as_array().iter().copied().collect()))
+    }
 }

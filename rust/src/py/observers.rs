@@ -1,0 +1,102 @@
+//! Native observers at the Python boundary.
+//!
+//! A Python observer object that carries one of these classes in its
+//! `_native_observer` attribute (e.g. `tfdrive.metrics.py_metrics`) is run by
+//! the driver in Rust, with no Python call and no `Trajectory` object built
+//! for it. Called from Python (TF-Agents' own driver, user code), the same
+//! object works through its `observe` method.
+
+use numpy::{IntoPyArray, PyArray1};
+use pyo3::prelude::*;
+
+use super::arrays::{RewardsView, StepTypes};
+use super::error::{Error, Result};
+use crate::observers::metrics::{EpisodeMetric, MetricKind, Transitions};
+
+/// The state of one episode metric (see `observers::metrics`).
+#[pyclass(module = "tfdrive._core", name = "EpisodeMetricCore")]
+pub struct EpisodeMetricCore {
+    metric: EpisodeMetric,
+}
+
+impl EpisodeMetricCore {
+    /// Updates the metric from a batch of step types and rewards.
+    pub(crate) fn observe_arrays(
+        &mut self,
+        step_type: &StepTypes<'_>,
+        next_step_type: &StepTypes<'_>,
+        reward: &RewardsView<'_>,
+    ) -> Result<()> {
+        let transitions = Transitions {
+            step_type: step_type.as_slice(),
+            next_step_type: next_step_type.as_slice(),
+            reward: reward.rewards(),
+        };
+        self.metric
+            .observe(&transitions)
+            .map_err(|e| Error::Value(e.to_string()))
+    }
+}
+
+#[pymethods]
+impl EpisodeMetricCore {
+    /// `kind`: one of "average_return", "average_episode_length",
+    /// "max_return", "min_return", "environment_steps",
+    /// "number_of_episodes". `buffer_size`: None keeps every episode.
+    /// `batch_size`: None takes it from the first batch.
+    #[new]
+    #[pyo3(signature = (kind, buffer_size=None, batch_size=None))]
+    fn new(kind: &str, buffer_size: Option<usize>, batch_size: Option<usize>) -> PyResult<Self> {
+        let kind = MetricKind::from_name(kind).ok_or_else(|| {
+            Error::Value(format!(
+                "kind must be one of 'average_return', 'average_episode_length', \
+                 'max_return', 'min_return', 'environment_steps', 'number_of_episodes'; \
+                 got {kind:?}"
+            ))
+        })?;
+        Ok(EpisodeMetricCore {
+            metric: EpisodeMetric::new(kind, buffer_size, batch_size),
+        })
+    }
+
+    /// Updates the metric with a trajectory's `step_type`, `next_step_type`
+    /// and `reward` (0-d for an unbatched env, `[B]` for a batched one).
+    fn observe(
+        &mut self,
+        step_type: &Bound<'_, PyAny>,
+        next_step_type: &Bound<'_, PyAny>,
+        reward: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let step_type = StepTypes::read(step_type, "trajectory.step_type")?;
+        let next_step_type = StepTypes::read(next_step_type, "trajectory.next_step_type")?;
+        let reward = RewardsView::read(reward, "trajectory.reward")?;
+        Ok(self.observe_arrays(&step_type, &next_step_type, &reward)?)
+    }
+
+    /// Clears the window of finished episodes, the accumulators and the count.
+    fn reset(&mut self) {
+        self.metric.reset();
+    }
+
+    /// The finished episodes' values in the window, oldest first (`float64`).
+    fn values<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.metric.window().to_vec().into_pyarray(py)
+    }
+
+    /// The running count of a counter metric.
+    #[getter]
+    fn count(&self) -> i64 {
+        self.metric.count()
+    }
+
+    #[setter]
+    fn set_count(&mut self, count: i64) {
+        self.metric.set_count(count);
+    }
+
+    /// The batch size, once known.
+    #[getter]
+    fn batch_size(&self) -> Option<usize> {
+        self.metric.batch_size()
+    }
+}
