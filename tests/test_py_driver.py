@@ -408,3 +408,29 @@ def test_progress_is_off_by_default(capsys):
     env, policy = CountingEnv(), AlternatingPolicy()
     PyDriver(env, policy, None, max_steps=5).run(env.reset(), np.int32(2))
     assert capsys.readouterr().err == ""
+
+
+# --- run statistics -------------------------------------------------------
+
+
+def test_last_run_stats_count_iterations_and_time_stages():
+    env, policy, rec = CountingEnv(), AlternatingPolicy(), Recorder()
+    driver = PyDriver(env, policy, [rec], max_episodes=2, timing=True)
+    assert driver.last_run_stats is None and driver.last_run_counts == (0, 0)
+    driver.run(env.reset(), np.int32(2))
+    stats = driver.last_run_stats
+    assert (stats.num_steps, stats.num_episodes, stats.iterations) == (4, 2, 6)
+    stages = stats.stages
+    assert set(stages) == {"policy", "env", "assembly", "observers", "other"}
+    assert all(v >= 0.0 for v in stages.values())
+    assert stages["policy"] > 0 and stages["env"] > 0
+    assert sum(stages.values()) == pytest.approx(stats.seconds, rel=1e-6, abs=1e-9)
+    assert "iterations=6" in repr(stats)
+
+
+def test_stages_are_none_without_timing():
+    env, policy = CountingEnv(), AlternatingPolicy()
+    driver = PyDriver(env, policy, None, max_steps=2)
+    driver.run(env.reset(), np.int32(2))
+    assert driver.last_run_stats.stages is None
+    assert driver.last_run_stats.iterations == 2

@@ -70,13 +70,14 @@ pub trait Collect {
     }
 }
 
-/// Where a run ended: the last time step and policy state, and the steps and
-/// episodes it collected.
+/// Where a run ended: the last time step and policy state, the steps and
+/// episodes it collected and its number of iterations (policy calls).
 #[derive(Debug)]
 pub struct Outcome<T, S> {
     pub time_step: T,
     pub policy_state: S,
     pub progress: Progress,
+    pub iterations: u64,
 }
 
 /// Runs the loop from `time_step` and `policy_state` until a limit is reached
@@ -89,6 +90,7 @@ pub fn run<C: Collect>(
     mut policy_state: C::State,
 ) -> Result<Outcome<C::TimeStep, C::State>, C::Error> {
     let mut done = Progress::default();
+    let mut iterations = 0;
     while limits.allow(done) {
         collect.check_interrupt()?;
         // Only unbatched envs get a fresh state, and never before the first
@@ -101,12 +103,14 @@ pub fn run<C: Collect>(
         done += collect.observe(&time_step, &action_step, &policy_state, &next_time_step)?;
         time_step = next_time_step;
         policy_state = collect.output_state(action_step)?;
+        iterations += 1;
         collect.tick(done)?;
     }
     Ok(Outcome {
         time_step,
         policy_state,
         progress: done,
+        iterations,
     })
 }
 
@@ -244,6 +248,7 @@ mod tests {
                 episodes: 2
             }
         );
+        assert_eq!(out.iterations, 6);
         assert_eq!(out.time_step, first());
         // One fresh state per new episode after the first one of the run.
         assert_eq!(mock.initial_state_calls, 1);

@@ -55,6 +55,8 @@ class PyDriver(driver.Driver):
         shows a tqdm bar (steps, steps/s, episodes) during each `run()`; a
         callable is called as `progress(num_steps, num_episodes)` every
         0.2 s and when the run ends.
+      timing: tfdrive's addition, keyword-only: measure the seconds spent
+        per stage (see `last_run_stats`). Off by default.
 
     Raises:
       ValueError: if neither `max_steps` nor `max_episodes` is at least 1.
@@ -72,6 +74,7 @@ class PyDriver(driver.Driver):
         end_episode_on_boundary: bool = True,
         *,
         progress: bool | Callable[[int, int], Any] = False,
+        timing: bool = False,
     ):
         max_steps = max_steps or 0
         max_episodes = max_episodes or 0
@@ -92,8 +95,9 @@ class PyDriver(driver.Driver):
             bool(end_episode_on_boundary),
             trajectory.Trajectory,
         )
-        self._last_run_counts = (0, 0)
+        self._last_run_stats: _core.RunStats | None = None
         self._progress = progress
+        self._timing = bool(timing)
 
     def run(self, time_step: Any, policy_state: Any = ()) -> tuple[Any, Any]:
         """Runs the policy in the env from `time_step` and `policy_state`.
@@ -107,22 +111,27 @@ class PyDriver(driver.Driver):
           `(time_step, policy_state)`: the last time step and the state the
           policy last returned, to pass to the next `run()`.
         """
-        if self._progress is True:
-            bar = ProgressBar(total=self._max_steps)
-            try:
-                time_step, policy_state, steps, episodes = self._core.run(
-                    time_step, policy_state, bar
-                )
-            finally:
-                bar.close()
-        else:
-            time_step, policy_state, steps, episodes = self._core.run(
-                time_step, policy_state, self._progress or None
+        bar = ProgressBar(total=self._max_steps) if self._progress is True else None
+        progress = bar or self._progress or None
+        try:
+            time_step, policy_state, self._last_run_stats = self._core.run(
+                time_step, policy_state, progress, self._timing
             )
-        self._last_run_counts = (steps, episodes)
+        finally:
+            if bar is not None:
+                bar.close()
         return time_step, policy_state
+
+    @property
+    def last_run_stats(self) -> _core.RunStats | None:
+        """What the last complete `run()` did: `num_steps`, `num_episodes`,
+        `iterations` (policy calls), `seconds`, and `stages` (seconds per
+        stage: policy, env, assembly, observers, other) when the driver was
+        made with `timing=True`; None before the first run."""
+        return self._last_run_stats
 
     @property
     def last_run_counts(self) -> tuple[int, int]:
         """`(num_steps, num_episodes)` collected by the last complete `run()`."""
-        return self._last_run_counts
+        stats = self._last_run_stats
+        return (stats.num_steps, stats.num_episodes) if stats else (0, 0)

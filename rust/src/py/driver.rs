@@ -5,6 +5,7 @@
 //! object with the PyPolicy protocol (`action`, `get_initial_state`) and
 //! plain callables as observers. Time steps and policy steps are read by
 //! field name, so tfdrive's, TF-Agents' and users' namedtuples all work.
+//! Native observers (`_native_observer`) are updated in Rust.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,9 @@ use super::observers::EpisodeMetricCore;
 use crate::driver::{self, Collect, Limits};
 use crate::trajectory::{self, Progress, FIRST};
 
+/// How often a progress callback is called during a run.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
+
 /// The step loop of a PyDriver; holds its env, policy, observers and limits.
 #[pyclass(module = "tfdrive._core", name = "DriverCore", frozen)]
 pub struct DriverCore {
@@ -29,9 +33,6 @@ pub struct DriverCore {
     limits: Limits,
     trajectory_type: Py<PyAny>,
 }
-
-/// How often a progress callback is called during a run.
-const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
 
 #[pymethods]
 impl DriverCore {
@@ -71,19 +72,22 @@ impl DriverCore {
     }
 
     /// Runs the policy in the env from `time_step` and `policy_state` until
-    /// a limit is reached. Returns `(time_step, policy_state, num_steps,
-    /// num_episodes)`: the last time step, the state the policy last
-    /// returned, and what this run collected. `progress`, if not None, is
-    /// called as `progress(num_steps, num_episodes)` with the run's totals
-    /// every 0.2 s and once when the run ends.
-    #[pyo3(signature = (time_step, policy_state, progress=None))]
+    /// a limit is reached. Returns `(time_step, policy_state, stats)`: the
+    /// last time step, the state the policy last returned, and a `RunStats`.
+    ///
+    /// `progress`, if not None, is called as `progress(num_steps,
+    /// num_episodes)` with the run's totals every 0.2 s and once at the end.
+    /// `timing=True` adds the per-stage breakdown to the stats.
+    #[pyo3(signature = (time_step, policy_state, progress=None, timing=false))]
     fn run<'py>(
         &self,
         py: Python<'py>,
         time_step: Bound<'py, PyAny>,
         policy_state: Bound<'py, PyAny>,
         progress: Option<Bound<'py, PyAny>>,
-    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, u64, u64)> {
+        timing: bool,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, RunStats)> {
+        let started = Instant::now();
         let env = self.env.bind(py).clone();
         let batched = env.getattr(intern!(py, "batched"))?.is_truthy()?;
         let mut collect = PythonCollect {
@@ -100,13 +104,102 @@ impl DriverCore {
             end_episode_on_boundary: self.limits.end_episode_on_boundary,
             progress,
             last_report: Instant::now(),
+            stages: timing.then(StageTimes::default),
         };
         let out = driver::run(&mut collect, self.limits, batched, time_step, policy_state)?;
-        let Progress { steps, episodes } = out.progress;
         if let Some(progress) = &collect.progress {
-            progress.call1((steps, episodes))?;
+            progress.call1((out.progress.steps, out.progress.episodes))?;
         }
-        Ok((out.time_step, out.policy_state, steps, episodes))
+        let stats = RunStats {
+            num_steps: out.progress.steps,
+            num_episodes: out.progress.episodes,
+            iterations: out.iterations,
+            seconds: started.elapsed().as_secs_f64(),
+            stages: collect.stages,
+        };
+        Ok((out.time_step, out.policy_state, stats))
+    }
+}
+
+/// Wall time spent in each stage of the loop (the opt-in breakdown).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct StageTimes {
+    /// `policy.action` and `get_initial_state`.
+    policy: Duration,
+    /// `env.step`.
+    env: Duration,
+    /// Building trajectories and transitions, reading step types, counting.
+    assembly: Duration,
+    /// Observer calls: transition, trajectory (Python and native) and info.
+    observers: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    Policy,
+    Env,
+    Assembly,
+    Observers,
+}
+
+impl StageTimes {
+    fn add(&mut self, stage: Stage, since: Instant) {
+        let slot = match stage {
+            Stage::Policy => &mut self.policy,
+            Stage::Env => &mut self.env,
+            Stage::Assembly => &mut self.assembly,
+            Stage::Observers => &mut self.observers,
+        };
+        *slot += since.elapsed();
+    }
+}
+
+/// What one `run()` did: counts, wall time and, with `timing=True`, the
+/// seconds spent per stage.
+#[pyclass(module = "tfdrive._core", name = "RunStats", frozen)]
+#[derive(Debug, Clone)]
+pub struct RunStats {
+    /// Steps collected (boundary transitions excluded), summed over a batch.
+    #[pyo3(get)]
+    num_steps: u64,
+    /// Episodes collected, summed over a batch.
+    #[pyo3(get)]
+    num_episodes: u64,
+    /// Loop iterations, i.e. `policy.action` calls.
+    #[pyo3(get)]
+    iterations: u64,
+    /// Wall time of the whole run, in seconds.
+    #[pyo3(get)]
+    seconds: f64,
+    stages: Option<StageTimes>,
+}
+
+#[pymethods]
+impl RunStats {
+    /// Seconds per stage (`policy`, `env`, `assembly`, `observers`, and
+    /// `other`: the loop itself, interrupt checks, progress), or None
+    /// without `timing=True`.
+    #[getter]
+    fn stages<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(s) = self.stages else {
+            return Ok(None);
+        };
+        let dict = PyDict::new(py);
+        let measured = s.policy + s.env + s.assembly + s.observers;
+        let other = (self.seconds - measured.as_secs_f64()).max(0.0);
+        dict.set_item("policy", s.policy.as_secs_f64())?;
+        dict.set_item("env", s.env.as_secs_f64())?;
+        dict.set_item("assembly", s.assembly.as_secs_f64())?;
+        dict.set_item("observers", s.observers.as_secs_f64())?;
+        dict.set_item("other", other)?;
+        Ok(Some(dict))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "RunStats(num_steps={}, num_episodes={}, iterations={}, seconds={:.6})",
+            self.num_steps, self.num_episodes, self.iterations, self.seconds
+        )
     }
 }
 
@@ -147,9 +240,23 @@ struct PythonCollect<'py> {
     end_episode_on_boundary: bool,
     progress: Option<Bound<'py, PyAny>>,
     last_report: Instant,
+    stages: Option<StageTimes>,
 }
 
 impl<'py> PythonCollect<'py> {
+    /// Runs `f`, adding its wall time to `stage` when timing is on.
+    fn timed<T>(&mut self, stage: Stage, f: impl FnOnce(&mut Self) -> T) -> T {
+        if self.stages.is_none() {
+            return f(self);
+        }
+        let start = Instant::now();
+        let out = f(self);
+        if let Some(stages) = &mut self.stages {
+            stages.add(stage, start);
+        }
+        out
+    }
+
     /// `action_step._replace(state=state)`: what transition observers get.
     fn with_input_state(
         &self,
@@ -159,6 +266,81 @@ impl<'py> PythonCollect<'py> {
         let kwargs = PyDict::new(self.py);
         kwargs.set_item(intern!(self.py, "state"), state)?;
         action_step.call_method(intern!(self.py, "_replace"), (), Some(&kwargs))
+    }
+
+    /// The `Trajectory` Python observers receive.
+    fn trajectory(
+        &self,
+        time_step: &Bound<'py, PyAny>,
+        action_step: &Bound<'py, PyAny>,
+        next_time_step: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        self.trajectory_type.call1((
+            time_step.getattr(intern!(py, "step_type"))?,
+            time_step.getattr(intern!(py, "observation"))?,
+            action_step.getattr(intern!(py, "action"))?,
+            action_step.getattr(intern!(py, "info"))?,
+            next_time_step.getattr(intern!(py, "step_type"))?,
+            next_time_step.getattr(intern!(py, "reward"))?,
+            next_time_step.getattr(intern!(py, "discount"))?,
+        ))
+    }
+
+    /// Hands the transition to every observer, in TF-Agents' order.
+    fn dispatch(
+        &mut self,
+        time_step: &Bound<'py, PyAny>,
+        action_step: &Bound<'py, PyAny>,
+        state: &Bound<'py, PyAny>,
+        next_time_step: &Bound<'py, PyAny>,
+        step_types: &StepTypes<'py>,
+        next_step_types: &StepTypes<'py>,
+    ) -> Result<()> {
+        let py = self.py;
+        if !self.transition_observers.is_empty() {
+            let action_step = self.timed(Stage::Assembly, |c| {
+                c.with_input_state(action_step, state)
+            })?;
+            let transition = PyTuple::new(py, [time_step, &action_step, next_time_step])?;
+            for observer in &self.transition_observers {
+                observer.call1((&transition,))?;
+            }
+        }
+        // Built only for Python observers; native ones read the arrays.
+        let mut traj = None;
+        let mut rewards = None;
+        for observer in &self.observers {
+            match observer {
+                Observer::Python(observer) => {
+                    let traj = match &traj {
+                        Some(traj) => traj,
+                        None => {
+                            traj.insert(self.trajectory(time_step, action_step, next_time_step)?)
+                        }
+                    };
+                    observer.call1((traj,))?;
+                }
+                Observer::Metric(metric) => {
+                    let rewards = match &rewards {
+                        Some(rewards) => rewards,
+                        None => rewards.insert(RewardsView::read(
+                            &next_time_step.getattr(intern!(py, "reward"))?,
+                            "next_time_step.reward",
+                        )?),
+                    };
+                    metric
+                        .try_borrow_mut()
+                        .map_err(PyErr::from)?
+                        .observe_arrays(step_types, next_step_types, rewards)?;
+                }
+            }
+        }
+        for observer in &self.info_observers {
+            let info = self.env.call_method0(intern!(py, "get_info"))?;
+            observer.call1((info,))?;
+        }
+        Ok(())
     }
 }
 
@@ -179,16 +361,17 @@ impl<'py> Collect for PythonCollect<'py> {
     }
 
     fn initial_state(&mut self) -> Result<Self::State> {
-        // TF-Agents asks for `env.batch_size or 1`.
-        let batch_size = self.env.getattr(intern!(self.py, "batch_size"))?;
-        let batch_size = if batch_size.is_truthy()? {
-            batch_size
-        } else {
-            pyo3::types::PyInt::new(self.py, 1).into_any()
-        };
-        Ok(self
-            .policy
-            .call_method1(intern!(self.py, "get_initial_state"), (batch_size,))?)
+        self.timed(Stage::Policy, |c| {
+            // TF-Agents asks for `env.batch_size or 1`.
+            let batch_size = c.env.getattr(intern!(c.py, "batch_size"))?;
+            let batch_size = if batch_size.is_truthy()? {
+                batch_size
+            } else {
+                pyo3::types::PyInt::new(c.py, 1).into_any()
+            };
+            Ok(c.policy
+                .call_method1(intern!(c.py, "get_initial_state"), (batch_size,))?)
+        })
     }
 
     fn action(
@@ -196,14 +379,17 @@ impl<'py> Collect for PythonCollect<'py> {
         time_step: &Self::TimeStep,
         state: &Self::State,
     ) -> Result<Self::ActionStep> {
-        Ok(self
-            .policy
-            .call_method1(intern!(self.py, "action"), (time_step, state))?)
+        self.timed(Stage::Policy, |c| {
+            Ok(c.policy
+                .call_method1(intern!(c.py, "action"), (time_step, state))?)
+        })
     }
 
     fn step(&mut self, action_step: &Self::ActionStep) -> Result<Self::TimeStep> {
         let action = action_step.getattr(intern!(self.py, "action"))?;
-        Ok(self.env.call_method1(intern!(self.py, "step"), (action,))?)
+        self.timed(Stage::Env, |c| {
+            Ok(c.env.call_method1(intern!(c.py, "step"), (action,))?)
+        })
     }
 
     fn observe(
@@ -214,57 +400,24 @@ impl<'py> Collect for PythonCollect<'py> {
         next_time_step: &Self::TimeStep,
     ) -> Result<Progress> {
         let py = self.py;
-        let step_type = time_step.getattr(intern!(py, "step_type"))?;
-        let next_step_type = next_time_step.getattr(intern!(py, "step_type"))?;
-        let step_types = StepTypes::read(&step_type, "time_step.step_type")?;
-        let next_step_types = StepTypes::read(&next_step_type, "next_time_step.step_type")?;
-        if !self.transition_observers.is_empty() {
-            let action_step = self.with_input_state(action_step, state)?;
-            let transition = PyTuple::new(py, [time_step, &action_step, next_time_step])?;
-            for observer in &self.transition_observers {
-                observer.call1((&transition,))?;
-            }
-        }
-        // Built only for Python observers; native ones read the arrays.
-        let mut traj = None;
-        let mut rewards = None;
-        for observer in &self.observers {
-            match observer {
-                Observer::Python(observer) => {
-                    let traj = match &traj {
-                        Some(traj) => traj,
-                        None => traj.insert(self.trajectory_type.call1((
-                            &step_type,
-                            time_step.getattr(intern!(py, "observation"))?,
-                            action_step.getattr(intern!(py, "action"))?,
-                            action_step.getattr(intern!(py, "info"))?,
-                            &next_step_type,
-                            next_time_step.getattr(intern!(py, "reward"))?,
-                            next_time_step.getattr(intern!(py, "discount"))?,
-                        ))?),
-                    };
-                    observer.call1((traj,))?;
-                }
-                Observer::Metric(metric) => {
-                    let rewards = match &rewards {
-                        Some(rewards) => rewards,
-                        None => rewards.insert(RewardsView::read(
-                            &next_time_step.getattr(intern!(py, "reward"))?,
-                            "next_time_step.reward",
-                        )?),
-                    };
-                    metric.try_borrow_mut().map_err(PyErr::from)?.observe_arrays(
-                        &step_types,
-                        &next_step_types,
-                        rewards,
-                    )?;
-                }
-            }
-        }
-        for observer in &self.info_observers {
-            let info = self.env.call_method0(intern!(py, "get_info"))?;
-            observer.call1((info,))?;
-        }
+        let (step_types, next_step_types) = self.timed(Stage::Assembly, |_| -> Result<_> {
+            let step_type = time_step.getattr(intern!(py, "step_type"))?;
+            let next_step_type = next_time_step.getattr(intern!(py, "step_type"))?;
+            Ok((
+                StepTypes::read(&step_type, "time_step.step_type")?,
+                StepTypes::read(&next_step_type, "next_time_step.step_type")?,
+            ))
+        })?;
+        self.timed(Stage::Observers, |c| {
+            c.dispatch(
+                time_step,
+                action_step,
+                state,
+                next_time_step,
+                &step_types,
+                &next_step_types,
+            )
+        })?;
         Ok(trajectory::progress(
             step_types.as_slice(),
             next_step_types.as_slice(),
