@@ -1,0 +1,1 @@
+"""Utilities: a numpy-only nest module and nest helpers for arrays and tensors."""
