@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use super::arrays::{RewardsView, StepTypes};
+use super::buffer::TrajectoryBufferCore;
 use super::error::{Error, Result};
 use super::observers::EpisodeMetricCore;
 use crate::driver::{self, Collect, Limits};
@@ -213,6 +214,7 @@ fn snapshot<'py>(observers: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny
 enum Observer<'py> {
     Python(Bound<'py, PyAny>),
     Metric(Bound<'py, EpisodeMetricCore>),
+    Buffer(Bound<'py, TrajectoryBufferCore>),
 }
 
 impl<'py> Observer<'py> {
@@ -222,6 +224,9 @@ impl<'py> Observer<'py> {
         if let Some(native) = native {
             if let Ok(metric) = native.cast::<EpisodeMetricCore>() {
                 return Ok(Observer::Metric(metric.clone()));
+            }
+            if let Ok(buffer) = native.cast::<TrajectoryBufferCore>() {
+                return Ok(Observer::Buffer(buffer.clone()));
             }
         }
         Ok(Observer::Python(observer))
@@ -299,9 +304,8 @@ impl<'py> PythonCollect<'py> {
     ) -> Result<()> {
         let py = self.py;
         if !self.transition_observers.is_empty() {
-            let action_step = self.timed(Stage::Assembly, |c| {
-                c.with_input_state(action_step, state)
-            })?;
+            let action_step =
+                self.timed(Stage::Assembly, |c| c.with_input_state(action_step, state))?;
             let transition = PyTuple::new(py, [time_step, &action_step, next_time_step])?;
             for observer in &self.transition_observers {
                 observer.call1((&transition,))?;
@@ -320,6 +324,20 @@ impl<'py> PythonCollect<'py> {
                         }
                     };
                     observer.call1((traj,))?;
+                }
+                Observer::Buffer(buffer) => {
+                    buffer
+                        .try_borrow_mut()
+                        .map_err(PyErr::from)?
+                        .add_fields_from(&[
+                            time_step.getattr(intern!(py, "step_type"))?,
+                            time_step.getattr(intern!(py, "observation"))?,
+                            action_step.getattr(intern!(py, "action"))?,
+                            action_step.getattr(intern!(py, "info"))?,
+                            next_time_step.getattr(intern!(py, "step_type"))?,
+                            next_time_step.getattr(intern!(py, "reward"))?,
+                            next_time_step.getattr(intern!(py, "discount"))?,
+                        ])?;
                 }
                 Observer::Metric(metric) => {
                     let rewards = match &rewards {
