@@ -20,18 +20,16 @@ Run: python benches/bench_driver_overhead.py [--iterations N] [--repeats R] [--o
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-import benchlib  # noqa: E402
-from tfdrive.drivers.py_driver import PyDriver  # noqa: E402
-from tfdrive.environments import py_environment  # noqa: E402
-from tfdrive.specs import array_spec  # noqa: E402
-from tfdrive.trajectories import policy_step, trajectory  # noqa: E402
-from tfdrive.trajectories import time_step as ts  # noqa: E402
+from tfdrive.benchmarks import common
+from tfdrive.drivers.py_driver import PyDriver
+from tfdrive.environments import py_environment
+from tfdrive.specs import array_spec
+from tfdrive.trajectories import policy_step, trajectory
+from tfdrive.trajectories import time_step as ts
 
 _ACTION_SPEC = array_spec.BoundedArraySpec((), np.int32, 1, 2, name="action")
 _OBS_SPEC = array_spec.ArraySpec((), np.int32, name="observation")
@@ -141,24 +139,16 @@ def scenario(name, env, policy, n, tf_agents_driver_cls=None, policy_state=()):
     return name, variants
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--iterations", type=int, default=20000)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--out", default="bench-results")
-    args = parser.parse_args(argv)
-    n = args.iterations
-
-    scenarios = []
+def run(iterations: int = 20000, repeats: int = 7) -> dict:
+    """Measures every scenario; returns `{name: {"table", "medians_us", "samples_us"}}`."""
+    n = iterations
     try:
         from tf_agents.drivers import py_driver as tfa_py_driver
         from tf_agents.drivers import test_utils as tfa_test_utils
     except ImportError:
         tfa_py_driver = tfa_test_utils = None
     tfa_cls = tfa_py_driver.PyDriver if tfa_py_driver else None
-    scenarios.append(
-        scenario("counting env + numpy policy", CountingEnv(), NumpyPolicy(), n, tfa_cls)
-    )
+    scenarios = [scenario("counting env + numpy policy", CountingEnv(), NumpyPolicy(), n, tfa_cls)]
     if tfa_test_utils is not None:
         env = tfa_test_utils.PyEnvironmentMock()
         policy = tfa_test_utils.PyPolicyMock(env.time_step_spec(), env.action_spec())
@@ -168,27 +158,41 @@ def main(argv=None):
 
     results = {}
     for name, variants in scenarios:
-        timed = {k: benchlib.per_call_us(fn, n) for k, fn in variants.items()}
+        timed = {k: common.per_call_us(fn, n) for k, fn in variants.items()}
         for fn in variants.values():  # warm-up
             fn(min(n, 2000))
-        samples = benchlib.interleaved(timed, args.repeats)
-        medians = {k: benchlib.median(v) for k, v in samples.items()}
+        samples = common.interleaved(timed, repeats)
+        medians = {k: common.median(v) for k, v in samples.items()}
         floor = medians["env+policy"]
-        rows = []
+        rows = [["env+policy (floor)", floor, "-", "-"]]
         for k, us in medians.items():
-            overhead = us - floor if k != "env+policy" else 0.0
-            ratio = medians["tfdrive"] / us if k != "env+policy" else float("nan")
-            rows.append([k, us, overhead, f"{ratio:.2f}" if k != "env+policy" else "-"])
-        print(f"\n### {name} ({n} iterations x {args.repeats} repeats, medians)")
-        print(
-            benchlib.table(
-                ["variant", "µs / iteration", "driver overhead µs", "tfdrive time / this"], rows
-            )
+            if k != "env+policy":
+                rows.append([k, us, us - floor, f"{medians['tfdrive'] / us:.2f}"])
+        table = common.table(
+            ["variant", "µs / iteration", "driver overhead µs", "tfdrive time / this"], rows
         )
-        results[name] = {"medians_us": medians, "samples_us": samples}
-    print("\nmachine:", benchlib.machine())
-    suffix = "compat" if tfa_cls else "dev"
-    path = benchlib.write_json(
+        title = f"{name} ({n} iterations x {repeats} repeats, medians)"
+        results[name] = {
+            "title": title,
+            "table": table,
+            "medians_us": medians,
+            "samples_us": samples,
+        }
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--iterations", type=int, default=20000)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--out", default="bench-results")
+    args = parser.parse_args(argv)
+    results = run(args.iterations, args.repeats)
+    for result in results.values():
+        print(f"\n### {result['title']}\n{result['table']}")
+    print("\nmachine:", common.machine())
+    suffix = "compat" if "TF-Agents' own mocks" in results else "dev"
+    path = common.write_json(
         Path(args.out) / f"driver_overhead_{suffix}.json", {"results": results}
     )
     print(f"wrote {path}")

@@ -1,0 +1,303 @@
+"""Collection throughput with a PPO policy: tfdrive against its ceilings and references.
+
+- `batch_sweep`: native CartPole at several batch sizes; tfdrive's driver
+  (env steps/s) against the policy-only ceiling (the same policy called
+  alone on a fixed batch: B / seconds per call), with the per-stage
+  breakdown of the driver's iteration.
+- `observer_overhead`: the same collection with all native metrics
+  attached against none.
+- `python_envs`: Gymnasium CartPoles (1, and 64 batched by tfdrive's
+  BatchedPyEnvironment) under tfdrive's PyDriver against a pure-Python
+  driver loop with TF-Agents' semantics on the same env and policy, and
+  against TF-Agents' own stack (suite_gym, BatchedPyEnvironment, PPOPolicy,
+  PyTFEagerPolicy, PyDriver) when TF-Agents is importable.
+
+Every comparison is interleaved in one process; the reports give medians.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from tfdrive.benchmarks import common
+
+
+def _ppo_stack(env: Any, hidden: tuple[int, ...], seed: int = 0) -> Any:
+    from tfdrive.cli import build_policy
+
+    return build_policy("ppo", env, hidden, seed)
+
+
+def _all_metrics() -> list:
+    from tfdrive.metrics import py_metrics
+
+    return [
+        py_metrics.AverageReturnMetric(),
+        py_metrics.AverageEpisodeLengthMetric(),
+        py_metrics.MaxReturnMetric(),
+        py_metrics.MinReturnMetric(),
+        py_metrics.EnvironmentSteps(),
+        py_metrics.NumberOfEpisodes(),
+    ]
+
+
+class _Collector:
+    """A driver on one env/policy that keeps its time step and state across runs."""
+
+    def __init__(self, env: Any, policy: Any, observers: list, max_steps: int, timing=False):
+        from tfdrive.drivers.py_driver import PyDriver
+
+        self.driver = PyDriver(env, policy, observers, max_steps=max_steps, timing=timing)
+        self.time_step = env.reset()
+        self.state = policy.get_initial_state(env.batch_size or 1)
+
+    def run(self) -> Any:
+        self.time_step, self.state = self.driver.run(self.time_step, self.state)
+        return self.driver.last_run_stats
+
+    def steps_per_s(self) -> float:
+        stats = self.run()
+        return stats.num_steps / stats.seconds
+
+
+def _policy_ceiling(policy: Any, time_step: Any, state: Any, calls: int, batch: int):
+    def measure() -> float:
+        start = time.perf_counter()
+        for _ in range(calls):
+            policy.action(time_step, state)
+        return calls * batch / (time.perf_counter() - start)
+
+    return measure
+
+
+def batch_sweep(
+    sizes=(16, 256, 1024, 4096),
+    hidden=(64, 64),
+    env_name="CartPole-v1",
+    seconds=0.5,
+    repeats=5,
+) -> dict:
+    """tfdrive's steps/s against the policy-only ceiling, per batch size."""
+    from tfdrive.environments import native
+
+    rows, data = [], {}
+    for batch in sizes:
+        env = native.make(env_name, batch, seed=0)
+        policy = _ppo_stack(env, hidden)
+        time_step = env.reset()
+        state = policy.get_initial_state(batch)
+        # Calibrate the iterations per measurement on the policy alone.
+        policy.action(time_step, state)
+        start = time.perf_counter()
+        policy.action(time_step, state)
+        per_call = time.perf_counter() - start
+        calls = max(10, int(seconds / max(per_call, 1e-6)))
+        collector = _Collector(env, policy, [], max_steps=calls * batch)
+        timed = _Collector(env, policy, [], max_steps=calls * batch, timing=True)
+        collector.run()  # warm-up
+        samples = common.interleaved(
+            {
+                "policy only": _policy_ceiling(policy, time_step, state, calls, batch),
+                "tfdrive": collector.steps_per_s,
+            },
+            repeats,
+        )
+        ceiling = common.median(samples["policy only"])
+        ours = common.median(samples["tfdrive"])
+        stats = timed.run()
+        stages = {k: v / stats.iterations * 1e6 for k, v in stats.stages.items()}
+        rows.append(
+            [
+                batch,
+                ceiling,
+                ours,
+                f"{ours / ceiling:.1%}",
+                *(stages[k] for k in ("policy", "env", "assembly", "observers", "other")),
+            ]
+        )
+        data[batch] = {
+            "policy_only_steps_per_s": samples["policy only"],
+            "tfdrive_steps_per_s": samples["tfdrive"],
+            "stages_us_per_iteration": stages,
+        }
+    table = common.table(
+        [
+            "envs",
+            "policy-only ceiling steps/s",
+            "tfdrive steps/s",
+            "of ceiling",
+            "policy µs/it",
+            "env µs/it",
+            "assembly µs/it",
+            "observers µs/it",
+            "other µs/it",
+        ],
+        rows,
+    )
+    title = f"PPO ({','.join(map(str, hidden))}) on native {env_name}, medians of {repeats}"
+    return {"title": title, "table": table, "results": data}
+
+
+def observer_overhead(batch=256, hidden=(64, 64), seconds=0.5, repeats=7) -> dict:
+    """Collection with every native metric attached against no observers."""
+    from tfdrive.environments import native
+
+    env = native.make("CartPole-v1", batch, seed=0)
+    policy = _ppo_stack(env, hidden)
+    time_step = env.reset()
+    state = policy.get_initial_state(batch)
+    policy.action(time_step, state)
+    start = time.perf_counter()
+    policy.action(time_step, state)
+    calls = max(10, int(seconds / (time.perf_counter() - start)))
+    bare = _Collector(env, policy, [], max_steps=calls * batch)
+    observed = _Collector(env, policy, _all_metrics(), max_steps=calls * batch)
+    bare.run()
+    observed.run()
+    samples = common.interleaved(
+        {"no observers": bare.steps_per_s, "all 6 native metrics": observed.steps_per_s}, repeats
+    )
+    medians = {k: common.median(v) for k, v in samples.items()}
+    base = medians["no observers"]
+    rows = [
+        [k, v, f"{(base - v) / base:+.1%}" if k != "no observers" else "-"]
+        for k, v in medians.items()
+    ]
+    table = common.table(["variant", "env steps/s", "overhead"], rows)
+    title = f"observer overhead: PPO on {batch} native CartPoles, medians of {repeats}"
+    return {"title": title, "table": table, "results": samples}
+
+
+def _python_loop_steps_per_s(env, policy, max_steps, holder):
+    from tfdrive.benchmarks.driver_overhead import python_loop
+
+    def measure() -> float:
+        start = time.perf_counter()
+        steps_before = max_steps
+        holder["ts"], holder["ps"] = python_loop(
+            env, policy, [], max_steps, holder["ts"], holder["ps"]
+        )
+        return steps_before / (time.perf_counter() - start)
+
+    return measure
+
+
+def _tf_agents_stack(num_envs: int, hidden: tuple[int, ...], max_steps: int):
+    """TF-Agents' own collection stack, or None when TF-Agents is not importable."""
+    try:
+        import tensorflow as tf
+        from tf_agents.agents.ppo import ppo_policy
+        from tf_agents.drivers import py_driver
+        from tf_agents.environments import batched_py_environment, suite_gym
+        from tf_agents.networks import actor_distribution_network, value_network
+        from tf_agents.policies import py_tf_eager_policy
+        from tf_agents.specs import tensor_spec
+    except ImportError:
+        return None
+    envs = [suite_gym.load("CartPole-v1") for _ in range(num_envs)]
+    env = envs[0] if num_envs == 1 else batched_py_environment.BatchedPyEnvironment(envs)
+    tf.random.set_seed(0)
+    ts_spec = tensor_spec.from_spec(env.time_step_spec())
+    action_spec = tensor_spec.from_spec(env.action_spec())
+    actor = actor_distribution_network.ActorDistributionNetwork(
+        ts_spec.observation, action_spec, fc_layer_params=hidden
+    )
+    value = value_network.ValueNetwork(ts_spec.observation, fc_layer_params=hidden)
+    policy = py_tf_eager_policy.PyTFEagerPolicy(
+        ppo_policy.PPOPolicy(ts_spec, action_spec, actor, value),
+        use_tf_function=True,
+        batch_time_steps=num_envs == 1,
+    )
+    driver = py_driver.PyDriver(env, policy, [], max_steps=max_steps)
+    holder = {"ts": env.reset(), "ps": policy.get_initial_state(env.batch_size or 1)}
+
+    def measure() -> float:
+        start = time.perf_counter()
+        holder["ts"], holder["ps"] = driver.run(holder["ts"], holder["ps"])
+        return max_steps / (time.perf_counter() - start)
+
+    return measure
+
+
+def python_envs(num_envs=(1, 64), hidden=(64, 64), steps=2000, repeats=5) -> dict:
+    """Gymnasium CartPoles: tfdrive's full stack against Python-loop and TF-Agents stacks."""
+    from tfdrive.cli import build_env
+
+    rows, data = [], {}
+    for n in num_envs:
+        env = build_env("CartPole-v1", n, "gymnasium", seed=0)
+        policy = _ppo_stack(env, hidden)
+        max_steps = max(steps, 10 * n)
+        collector = _Collector(env, policy, [], max_steps=max_steps)
+        holder = {"ts": env.reset(), "ps": policy.get_initial_state(env.batch_size or 1)}
+        variants = {
+            "tfdrive": collector.steps_per_s,
+            "python loop (TF-Agents semantics)": _python_loop_steps_per_s(
+                env, policy, max_steps, holder
+            ),
+        }
+        tfa = _tf_agents_stack(n, hidden, max_steps)
+        if tfa is not None:
+            variants["TF-Agents 0.19 stack"] = tfa
+        for measure in variants.values():
+            measure()  # warm-up: graphs, caches
+        samples = common.interleaved(variants, repeats)
+        medians = {k: common.median(v) for k, v in samples.items()}
+        for k, v in medians.items():
+            rows.append([n, k, v, f"{medians['tfdrive'] / v:.2f}x"])
+        data[n] = samples
+    table = common.table(["envs", "stack", "env steps/s", "tfdrive speed-up"], rows)
+    title = f"Gymnasium CartPole, PPO ({','.join(map(str, hidden))}), medians of {repeats}"
+    return {"title": title, "table": table, "results": data}
+
+
+def plot_batch_sweep(sweep: dict, path) -> None:
+    """steps/s against batch size, tfdrive and the policy-only ceiling (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(sweep["results"])
+    ours = [np.median(sweep["results"][b]["tfdrive_steps_per_s"]) for b in sizes]
+    ceiling = [np.median(sweep["results"][b]["policy_only_steps_per_s"]) for b in sizes]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(sizes, ceiling, "k--", marker="o", label="policy-only ceiling")
+    ax.plot(sizes, ours, marker="s", label="tfdrive (driver + native env)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("number of envs (batch size)")
+    ax.set_ylabel("env steps / s")
+    ax.set_title(sweep["title"], fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_breakdown(sweep: dict, path) -> None:
+    """Stacked per-stage µs per iteration for each batch size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(sweep["results"])
+    stages = ("policy", "env", "assembly", "observers", "other")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    bottom = np.zeros(len(sizes))
+    for stage in stages:
+        values = np.array([sweep["results"][b]["stages_us_per_iteration"][stage] for b in sizes])
+        ax.bar([str(b) for b in sizes], values, bottom=bottom, label=stage)
+        bottom += values
+    ax.set_xlabel("number of envs (batch size)")
+    ax.set_ylabel("µs per driver iteration")
+    ax.set_title("where an iteration's time goes", fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

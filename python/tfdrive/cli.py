@@ -1,0 +1,181 @@
+"""The `tfdrive` command: `collect` experience and `bench` the collection stack.
+
+    tfdrive collect --env CartPole-v1 --num-envs 256 --steps 1000000 \\
+        [--policy ppo|random] [--hidden 64,64] [--backend native|gymnasium] [--seed 0]
+    tfdrive bench [--quick] [--out DIR]
+
+`collect` builds the environment (native Rust envs, or Gymnasium envs
+batched by tfdrive's BatchedPyEnvironment), a PPOPolicy (actor and value
+networks of `--hidden` units, run through PyTFEagerPolicy as one graph) or a
+random policy, and runs tfdrive's PyDriver with native episode metrics and a
+progress bar. It prints env steps/s, policy calls/s and the mean episode
+return and length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        units = tuple(int(u) for u in text.split(",") if u.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--hidden must be comma-separated integers, got {text!r}"
+        ) from None
+    if not units or min(units) < 1:
+        raise argparse.ArgumentTypeError(f"--hidden must be positive integers, got {text!r}")
+    return units
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_env(name: str, num_envs: int, backend: str, seed: int) -> Any:
+    """`num_envs` envs: native (always batched), or Gymnasium (batched in Rust when > 1)."""
+    if backend == "native":
+        from tfdrive.environments import native
+
+        return native.make(name, num_envs, seed=seed)
+    from tfdrive.environments import batched_py_environment, suite_gymnasium
+
+    envs = [suite_gymnasium.load(name) for _ in range(num_envs)]
+    for i, env in enumerate(envs):
+        env.seed(seed + i)
+    return envs[0] if num_envs == 1 else batched_py_environment.BatchedPyEnvironment(envs)
+
+
+def build_ppo(time_step_spec: Any, action_spec: Any, hidden: Sequence[int], seed: int) -> Any:
+    """A PPOPolicy (TF) with actor and value MLPs of `hidden` units, for array specs."""
+    import tensorflow as tf
+
+    from tfdrive.agents.ppo import ppo_policy
+    from tfdrive.networks import actor_distribution_network, value_network
+    from tfdrive.specs import tensor_spec
+
+    tf.random.set_seed(seed)
+    time_step_spec = tensor_spec.from_spec(time_step_spec)
+    action_spec = tensor_spec.from_spec(action_spec)
+    actor = actor_distribution_network.ActorDistributionNetwork(
+        time_step_spec.observation, action_spec, fc_layer_params=tuple(hidden)
+    )
+    value = value_network.ValueNetwork(time_step_spec.observation, fc_layer_params=tuple(hidden))
+    return ppo_policy.PPOPolicy(time_step_spec, action_spec, actor, value)
+
+
+def build_policy(kind: str, env: Any, hidden: Sequence[int], seed: int) -> Any:
+    """A PyPolicy for `env`: a PPO actor-critic run as one TF graph, or random."""
+    if kind == "random":
+        from tfdrive.policies import random_py_policy
+
+        outer_dims = (env.batch_size,) if env.batched else None
+        return random_py_policy.RandomPyPolicy(
+            env.time_step_spec(), env.action_spec(), seed=seed, outer_dims=outer_dims
+        )
+    from tfdrive.policies import py_tf_eager_policy
+
+    ppo = build_ppo(env.time_step_spec(), env.action_spec(), hidden, seed)
+    return py_tf_eager_policy.PyTFEagerPolicy(
+        ppo, use_tf_function=True, batch_time_steps=not env.batched
+    )
+
+
+def collect(args: argparse.Namespace) -> dict[str, Any]:
+    from tfdrive.drivers.py_driver import PyDriver
+    from tfdrive.metrics import py_metrics
+
+    env = build_env(args.env, args.num_envs, args.backend, args.seed)
+    policy = build_policy(args.policy, env, args.hidden, args.seed)
+    metrics = [
+        py_metrics.AverageReturnMetric(buffer_size=100),
+        py_metrics.AverageEpisodeLengthMetric(buffer_size=100),
+        py_metrics.NumberOfEpisodes(),
+        py_metrics.EnvironmentSteps(),
+    ]
+    driver = PyDriver(env, policy, metrics, max_steps=args.steps, progress=not args.quiet)
+    time_step = env.reset()
+    policy_state = policy.get_initial_state(env.batch_size or 1)
+    # One short run first: builds the policy's graph, so the timed run measures collection.
+    time_step, policy_state = PyDriver(env, policy, [], max_steps=env.batch_size or 1).run(
+        time_step, policy_state
+    )
+    start = time.perf_counter()
+    driver.run(time_step, policy_state)
+    seconds = time.perf_counter() - start
+    stats = driver.last_run_stats
+    result = {
+        "env": args.env,
+        "backend": args.backend,
+        "policy": args.policy,
+        "num_envs": args.num_envs,
+        "env_steps": stats.num_steps,
+        "seconds": seconds,
+        "env_steps_per_s": stats.num_steps / seconds,
+        "policy_calls_per_s": stats.iterations / seconds,
+        "episodes": int(metrics[2].result()),
+        "mean_return": float(metrics[0].result()),
+        "mean_episode_length": float(metrics[1].result()),
+    }
+    return result
+
+
+def _print_collect(result: dict[str, Any]) -> None:
+    print(
+        f"{result['env']} x {result['num_envs']} ({result['backend']}), "
+        f"{result['policy']} policy: {result['env_steps']:,} env steps in "
+        f"{result['seconds']:.2f} s"
+    )
+    print(f"  env steps/s:          {result['env_steps_per_s']:>14,.0f}")
+    print(f"  policy calls/s:       {result['policy_calls_per_s']:>14,.0f}")
+    print(f"  episodes finished:    {result['episodes']:>14,}")
+    print(f"  mean episode return:  {result['mean_return']:>14.2f}  (last 100 episodes)")
+    print(f"  mean episode length:  {result['mean_episode_length']:>14.2f}  (last 100 episodes)")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tfdrive", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect", help="collect experience and report throughput and returns")
+    c.add_argument("--env", default="CartPole-v1", help="environment id (default CartPole-v1)")
+    c.add_argument("--num-envs", type=_positive, default=256, help="batch size (default 256)")
+    c.add_argument("--steps", type=_positive, default=1_000_000, help="env steps (default 1e6)")
+    c.add_argument("--policy", choices=("ppo", "random"), default="ppo")
+    c.add_argument("--hidden", type=_hidden, default=(64, 64), help="PPO layer sizes (64,64)")
+    c.add_argument("--backend", choices=("native", "gymnasium"), default="native")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--json", action="store_true", help="print the result as JSON")
+    b = sub.add_parser("bench", help="run the benchmark suite side by side")
+    b.add_argument("--quick", action="store_true", help="fewer sizes and repeats (minutes)")
+    b.add_argument("--out", default="bench-results", help="directory for JSON and plots")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.command == "collect":
+        result = collect(args)
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            _print_collect(result)
+        return 0
+    from tfdrive.benchmarks import suite
+
+    return suite.main(quick=args.quick, out=args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
