@@ -421,7 +421,8 @@ def test_last_run_stats_count_iterations_and_time_stages():
     stats = driver.last_run_stats
     assert (stats.num_steps, stats.num_episodes, stats.iterations) == (4, 2, 6)
     stages = stats.stages
-    assert set(stages) == {"policy", "env", "assembly", "observers", "other"}
+    assert set(stages) == {"policy", "env", "gil_wait", "assembly", "observers", "other"}
+    assert stages["gil_wait"] == 0.0  # a Python env: the GIL is never released
     assert all(v >= 0.0 for v in stages.values())
     assert stages["policy"] > 0 and stages["env"] > 0
     assert sum(stages.values()) == pytest.approx(stats.seconds, rel=1e-6, abs=1e-9)
@@ -434,3 +435,62 @@ def test_stages_are_none_without_timing():
     driver.run(env.reset(), np.int32(2))
     assert driver.last_run_stats.stages is None
     assert driver.last_run_stats.iterations == 2
+
+
+# --- native environments --------------------------------------------------
+
+
+class _RandomIntPolicy:
+    """Uniform actions in {0, 1} for a batch, from a seeded generator."""
+
+    def __init__(self, batch, seed):
+        self._rng = np.random.default_rng(seed)
+        self._batch = batch
+
+    def action(self, time_step, policy_state=()):
+        return policy_step.PolicyStep(self._rng.integers(0, 2, self._batch, dtype=np.int64), (), ())
+
+    def get_initial_state(self, batch_size=None):
+        return ()
+
+
+@pytest.mark.parametrize("num_envs", [3, 100])  # below and above the GIL-release threshold
+def test_native_env_is_stepped_natively_and_delivers_what_python_stepping_gives(num_envs):
+    from tfdrive.environments import native
+
+    env = native.make("CartPole-v1", num_envs, seed=5)
+    rec = Recorder()
+    driver = PyDriver(env, _RandomIntPolicy(num_envs, 1), [rec], max_steps=40 * num_envs, timing=True)
+    final, _ = driver.run(env.reset(), ())
+    # The same env and actions, stepped through the Python PyEnvironment API.
+    twin = native.make("CartPole-v1", num_envs, seed=5)
+    policy = _RandomIntPolicy(num_envs, 1)
+    time_step = twin.reset()
+    for traj in rec.items:
+        action = policy.action(time_step).action
+        np.testing.assert_array_equal(traj.action, action)
+        np.testing.assert_array_equal(traj.observation, time_step.observation)
+        time_step = twin.step(action)
+        np.testing.assert_array_equal(traj.next_step_type, time_step.step_type)
+        np.testing.assert_array_equal(traj.reward, time_step.reward)
+        np.testing.assert_array_equal(traj.discount, time_step.discount)
+    np.testing.assert_array_equal(final.observation, time_step.observation)
+    # The env's own record of the current step follows the native path.
+    np.testing.assert_array_equal(env.current_time_step().observation, final.observation)
+    stages = driver.last_run_stats.stages
+    assert stages["gil_wait"] >= 0.0
+    if num_envs < 64:
+        assert stages["gil_wait"] == 0.0
+
+
+def test_native_env_action_errors_name_the_spec():
+    from tfdrive.environments import native
+
+    class FloatPolicy(_RandomIntPolicy):
+        def action(self, time_step, policy_state=()):
+            return policy_step.PolicyStep(np.zeros(self._batch, np.float32), (), ())
+
+    env = native.make("CartPole-v1", 4)
+    driver = PyDriver(env, FloatPolicy(4, 0), [], max_steps=10)
+    with pytest.raises(TypeError, match="action"):
+        driver.run(env.reset(), ())

@@ -1,6 +1,7 @@
 //! tfdrive's native core. The pure loop logic lives in the plain-Rust modules;
 //! everything that touches Python lives in `py/`.
 
+pub mod batch;
 pub mod driver;
 pub mod envs;
 pub mod observers;

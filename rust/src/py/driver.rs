@@ -15,6 +15,7 @@ use pyo3::types::{PyDict, PyTuple};
 
 use super::arrays::{RewardsView, StepTypes};
 use super::buffer::TrajectoryBufferCore;
+use super::envs::NativeVecEnv;
 use super::error::{Error, Result};
 use super::observers::EpisodeMetricCore;
 use crate::driver::{self, Collect, Limits};
@@ -93,6 +94,7 @@ impl DriverCore {
         let batched = env.getattr(intern!(py, "batched"))?.is_truthy()?;
         let mut collect = PythonCollect {
             py,
+            native_env: native_env(&env)?,
             env,
             policy: self.policy.bind(py).clone(),
             observers: snapshot(self.observers.bind(py))?
@@ -133,6 +135,8 @@ pub(crate) struct StageTimes {
     assembly: Duration,
     /// Observer calls: transition, trajectory (Python and native) and info.
     observers: Duration,
+    /// Part of `env`: waiting to re-take the GIL after a native env step.
+    gil_wait: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -177,9 +181,11 @@ pub struct RunStats {
 
 #[pymethods]
 impl RunStats {
-    /// Seconds per stage (`policy`, `env`, `assembly`, `observers`, and
-    /// `other`: the loop itself, interrupt checks, progress), or None
-    /// without `timing=True`.
+    /// Seconds per stage (`policy`, `env`, `gil_wait`, `assembly`,
+    /// `observers`, and `other`: the loop itself, interrupt checks,
+    /// progress), or None without `timing=True`. `env` excludes `gil_wait`,
+    /// the time a native env step waited to re-take the GIL; they add up to
+    /// `seconds`.
     #[getter]
     fn stages<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         let Some(s) = self.stages else {
@@ -189,7 +195,8 @@ impl RunStats {
         let measured = s.policy + s.env + s.assembly + s.observers;
         let other = (self.seconds - measured.as_secs_f64()).max(0.0);
         dict.set_item("policy", s.policy.as_secs_f64())?;
-        dict.set_item("env", s.env.as_secs_f64())?;
+        dict.set_item("env", s.env.saturating_sub(s.gil_wait).as_secs_f64())?;
+        dict.set_item("gil_wait", s.gil_wait.as_secs_f64())?;
         dict.set_item("assembly", s.assembly.as_secs_f64())?;
         dict.set_item("observers", s.observers.as_secs_f64())?;
         dict.set_item("other", other)?;
@@ -202,6 +209,13 @@ impl RunStats {
             self.num_steps, self.num_episodes, self.iterations, self.seconds
         )
     }
+}
+
+/// The Rust env inside a `tfdrive.environments.native.NativeEnvironment`
+/// (its `_native_env`), which the driver steps directly.
+fn native_env<'py>(env: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, NativeVecEnv>>> {
+    let native = env.getattr_opt(intern!(env.py(), "_native_env"))?;
+    Ok(native.and_then(|n| n.cast_into::<NativeVecEnv>().ok()))
 }
 
 /// Observer lists are read once per `run()`, so a list changed between two
@@ -237,6 +251,8 @@ impl<'py> Observer<'py> {
 struct PythonCollect<'py> {
     py: Python<'py>,
     env: Bound<'py, PyAny>,
+    /// Set for native envs: stepped in Rust, without a Python call.
+    native_env: Option<Bound<'py, NativeVecEnv>>,
     policy: Bound<'py, PyAny>,
     observers: Vec<Observer<'py>>,
     transition_observers: Vec<Bound<'py, PyAny>>,
@@ -405,8 +421,16 @@ impl<'py> Collect for PythonCollect<'py> {
 
     fn step(&mut self, action_step: &Self::ActionStep) -> Result<Self::TimeStep> {
         let action = action_step.getattr(intern!(self.py, "action"))?;
-        self.timed(Stage::Env, |c| {
-            Ok(c.env.call_method1(intern!(c.py, "step"), (action,))?)
+        self.timed(Stage::Env, |c| match &c.native_env {
+            Some(native) => {
+                let mut native = native.try_borrow_mut().map_err(PyErr::from)?;
+                let next = native.step_time_step(c.py, &action)?;
+                if let Some(stages) = &mut c.stages {
+                    stages.gil_wait += native.gil_wait();
+                }
+                Ok(next)
+            }
+            None => Ok(c.env.call_method1(intern!(c.py, "step"), (action,))?),
         })
     }
 

@@ -3,7 +3,21 @@
 
 use pyo3::prelude::*;
 
+mod arrays;
+pub(crate) mod batched;
+mod buffer;
+mod driver;
+pub(crate) mod envs;
+mod error;
+mod observers;
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let _ = m;
+    m.add_class::<driver::DriverCore>()?;
+    m.add_class::<driver::RunStats>()?;
+    m.add_function(wrap_pyfunction!(driver::count_steps, m)?)?;
+    m.add_class::<observers::EpisodeMetricCore>()?;
+    m.add_class::<buffer::TrajectoryBufferCore>()?;
+    envs::register(m)?;
+    batched::register(m)?;
     Ok(())
 }

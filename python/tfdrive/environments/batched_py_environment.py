@@ -1,0 +1,190 @@
+"""Treats several non-batched PyEnvironments as one batched environment
+(``tf_agents.environments.batched_py_environment``).
+
+Stepping and stacking run in tfdrive's Rust core (``_core.PyEnvBatch``):
+sub-environment ``i`` gets ``action[i]`` and its time step becomes row ``i``
+of fresh ``[B, ...]`` arrays (``step_type`` int32 ``[B]``, ``reward`` and
+``discount`` float32 ``[B]``, every observation leaf ``[B, *spec.shape]`` of
+its spec's dtype; values are cast to the spec's dtype, a wrong shape raises
+``ValueError`` naming the env and the spec). An exception raised by a
+sub-environment propagates unchanged, with a note naming its index.
+
+Sub-environments reset themselves after a ``LAST`` step, as their own
+``step()`` does. When every sub-environment is a ``GymnasiumWrapper`` with
+``auto_reset`` and a single-array observation, the core calls the wrapped
+``gymnasium.Env.step`` directly and applies the wrapper's rules itself
+(terminated: LAST, discount 0; truncated: LAST, the wrapper's discount; the
+next step resets that env through its wrapper and ignores its action);
+the wrappers' own ``current_time_step()`` is then not updated.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from tfdrive import _core
+from tfdrive.environments import py_environment
+from tfdrive.trajectories import time_step as ts
+from tfdrive.utils import nest, nest_utils
+
+__all__ = ["BatchedPyEnvironment", "unstack_actions"]
+
+
+def unstack_actions(batched_actions: Any) -> list:
+    """Splits a nest of ``[B, ...]`` actions into a list of ``B`` action nests."""
+    flattened_actions = nest.flatten(batched_actions)
+    return [
+        nest.pack_sequence_as(batched_actions, list(actions))
+        for actions in zip(*flattened_actions, strict=False)
+    ]
+
+
+def _gymnasium_fast_path(envs: Sequence[py_environment.PyEnvironment]) -> bool:
+    # A GymnasiumWrapper exists only once its module was imported.
+    module = sys.modules.get("tfdrive.environments.gymnasium_wrapper")
+    if module is None:
+        return False
+    GymnasiumWrapper = module.GymnasiumWrapper  # noqa: N806
+    first = envs[0]
+    return all(
+        type(env) is GymnasiumWrapper
+        and env._handle_auto_reset
+        and env._discount == first._discount
+        and env._action_is_discrete == first._action_is_discrete
+        for env in envs
+    ) and not nest.is_nested(first.observation_spec())
+
+
+class BatchedPyEnvironment(py_environment.PyEnvironment):
+    """Batches ``B`` non-batched PyEnvironments with identical specs.
+
+    Args:
+      envs: a list or tuple of non-batched PyEnvironments with the same
+        action spec and time step spec.
+      multithreading: accepted for TF-Agents compatibility; the Rust core steps
+        the (GIL-bound) Python envs one after another on the calling thread.
+
+    Raises:
+      ValueError: if ``envs`` is not a list or tuple, is empty, contains a
+        batched env, or if the specs differ.
+    """
+
+    def __init__(self, envs: Sequence[py_environment.PyEnvironment], multithreading: bool = True):
+        if not isinstance(envs, (list, tuple)):
+            raise ValueError(f"envs must be a list or tuple.  Got: {envs}")
+        if not envs:
+            raise ValueError("envs must not be empty.")
+        batched_envs = [(i, env) for i, env in enumerate(envs) if env.batched]
+        if batched_envs:
+            raise ValueError(f"Some of the envs are already batched: {batched_envs}")
+        self._parallel_execution = multithreading
+        self._envs = envs
+        self._num_envs = len(envs)
+        self._action_spec = envs[0].action_spec()
+        self._observation_spec = envs[0].observation_spec()
+        self._time_step_spec = envs[0].time_step_spec()
+        if any(env.action_spec() != self._action_spec for env in envs):
+            raise ValueError(
+                "All environments must have the same action spec.  Saw: "
+                f"{[env.action_spec() for env in envs]}"
+            )
+        if any(env.time_step_spec() != self._time_step_spec for env in envs):
+            raise ValueError(
+                "All environments must have the same time_step_spec.  Saw: "
+                f"{[env.time_step_spec() for env in envs]}"
+            )
+        spec = self._time_step_spec
+        for field in ("step_type", "reward", "discount"):
+            if nest.is_nested(getattr(spec, field)):
+                raise NotImplementedError(f"BatchedPyEnvironment needs a single-array {field} spec")
+        obs_leaves = nest.flatten(spec.observation)
+        names = (
+            ["observation"]
+            if len(obs_leaves) == 1
+            else [f"observation leaf {i} ({leaf.name})" for i, leaf in enumerate(obs_leaves)]
+        )
+        leaf_specs = [
+            (name, repr(leaf), tuple(leaf.shape), leaf.dtype)
+            for name, leaf in zip(
+                ["step_type", "reward", "discount", *names],
+                [spec.step_type, spec.reward, spec.discount, *obs_leaves],
+                strict=True,
+            )
+        ]
+        nested_obs = nest.is_nested(spec.observation)
+        fast = _gymnasium_fast_path(envs)
+        self._core = _core.PyEnvBatch(
+            list(envs),
+            leaf_specs,
+            flatten_observation=nest.flatten if nested_obs else None,
+            gym_envs=[env.gym for env in envs] if fast else None,
+            discount=float(envs[0]._discount) if fast else 1.0,
+            discrete=bool(envs[0]._action_is_discrete) if fast else False,
+        )
+        self._nested_actions = nest.is_nested(self._action_spec)
+        super().__init__()
+
+    @property
+    def batched(self) -> bool:
+        """Always ``True``."""
+        return True
+
+    @property
+    def batch_size(self) -> int:
+        """The number of sub-environments ``B``."""
+        return self._num_envs
+
+    @property
+    def envs(self) -> Sequence[py_environment.PyEnvironment]:
+        """The sub-environments."""
+        return self._envs
+
+    def observation_spec(self) -> Any:
+        """The sub-environments' observation spec (no batch dimension)."""
+        return self._observation_spec
+
+    def action_spec(self) -> Any:
+        """The sub-environments' action spec (no batch dimension)."""
+        return self._action_spec
+
+    def time_step_spec(self) -> ts.TimeStep:
+        """The sub-environments' time step spec (no batch dimension)."""
+        return self._time_step_spec
+
+    def _pack(self, flat: list) -> ts.TimeStep:
+        observation = (
+            flat[3] if len(flat) == 4 else nest.pack_sequence_as(self._observation_spec, flat[3:])
+        )
+        return ts.TimeStep(flat[0], flat[1], flat[2], observation)
+
+    def get_info(self) -> Any:
+        """The sub-environments' infos, stacked leaf-wise into ``[B, ...]`` arrays."""
+        infos = self._core.infos()
+        if infos is None:
+            infos = [env.get_info() for env in self._envs]
+        return nest_utils.stack_nested_arrays(infos)
+
+    def _reset(self) -> ts.TimeStep:
+        """Resets every sub-environment; returns their stacked ``FIRST`` time steps."""
+        return self._pack(self._core.reset())
+
+    def _step(self, actions: Any) -> ts.TimeStep:
+        """Steps sub-environment ``i`` with ``actions[i]``; returns the stacked time steps.
+
+        Raises:
+          ValueError: if the actions' leading dimension is not ``batch_size``.
+        """
+        if self._nested_actions:
+            actions = unstack_actions(actions)
+        return self._pack(self._core.step(actions))
+
+    def render(self, mode: str = "rgb_array") -> Any:
+        """The sub-environments' renders, stacked into ``[B, ...]``."""
+        return nest_utils.stack_nested_arrays([env.render(mode) for env in self._envs])
+
+    def close(self) -> None:
+        """Closes every sub-environment."""
+        for env in self._envs:
+            env.close()

@@ -1,0 +1,408 @@
+//! The Rust core of `tfdrive.environments.batched_py_environment`
+//! (`tfdrive._core.PyEnvBatch`): steps `B` Python environments and stacks
+//! their time steps into fresh `[B, ...]` numpy arrays.
+//!
+//! Two paths:
+//! - generic: calls each PyEnvironment's `reset()`/`step(action_i)` and
+//!   stacks the flat time-step leaves (`step_type`, `reward`, `discount`,
+//!   observation leaves) row by row;
+//! - Gymnasium: for `GymnasiumWrapper`s with auto-reset, calls the wrapped
+//!   `gymnasium.Env.step` directly and builds each row in Rust (terminated:
+//!   LAST, discount 0; truncated: LAST, discount `discount`; per-env
+//!   auto-reset through the wrapper's `reset()`).
+//!
+//! An exception raised by an env reaches the caller unchanged, with a note
+//! naming the env's index.
+
+use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+
+use crate::batch::write_row;
+
+struct Leaf {
+    name: String,
+    spec: String,
+    shape: Vec<usize>,
+    dtype: Py<PyArrayDescr>,
+    row_bytes: usize,
+}
+
+struct GymPath {
+    /// Bound `gymnasium.Env.step` methods.
+    steps: Vec<Py<PyAny>>,
+    discount: f32,
+    discrete: bool,
+    needs_reset: Vec<bool>,
+    infos: Vec<Py<PyAny>>,
+}
+
+/// Steps Python environments and stacks their time steps (see the module docs).
+///
+/// `PyEnvBatch(envs, leaf_specs, flatten_observation=None, gym_envs=None,
+/// discount=1.0, discrete=False)`: `leaf_specs` lists `(name, spec_repr,
+/// shape, dtype)` for step_type, reward, discount and each observation leaf;
+/// `flatten_observation` flattens a nested observation (None for a single
+/// array); `gym_envs` (the wrapped `gymnasium.Env`s) selects the Gymnasium path.
+#[pyclass(module = "tfdrive._core", name = "PyEnvBatch")]
+pub struct PyEnvBatch {
+    envs: Vec<Py<PyAny>>,
+    leaves: Vec<Leaf>,
+    flatten: Option<Py<PyAny>>,
+    gym: Option<GymPath>,
+    np_empty: Py<PyAny>,
+    np_asarray: Py<PyAny>,
+}
+
+/// Adds `note` to `err` (Python 3.11+ `add_note`) and returns it unchanged otherwise.
+fn with_note(py: Python<'_>, err: PyErr, note: &str) -> PyErr {
+    let value = err.value(py);
+    if value.hasattr("add_note").unwrap_or(false) {
+        let _ = value.call_method1("add_note", (note,));
+    }
+    err
+}
+
+impl PyEnvBatch {
+    fn env_note(&self, index: usize) -> String {
+        format!(
+            "raised by env {index} of a BatchedPyEnvironment of {} envs",
+            self.envs.len()
+        )
+    }
+
+    fn alloc<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyUntypedArray>>> {
+        let b = self.envs.len();
+        self.leaves
+            .iter()
+            .map(|leaf| {
+                let mut shape = vec![b];
+                shape.extend(&leaf.shape);
+                let arr = self
+                    .np_empty
+                    .bind(py)
+                    .call1((PyTuple::new(py, shape)?, leaf.dtype.bind(py)))?;
+                Ok(arr.cast_into::<PyUntypedArray>()?)
+            })
+            .collect()
+    }
+
+    /// Copies `value` (converted to the leaf's dtype if needed) into `row` of `out`.
+    fn write_leaf(
+        &self,
+        py: Python<'_>,
+        j: usize,
+        out: &Bound<'_, PyUntypedArray>,
+        row: usize,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let leaf = &self.leaves[j];
+        let dtype = leaf.dtype.bind(py);
+        let arr = match value.cast::<PyUntypedArray>() {
+            Ok(a) if a.is_c_contiguous() && a.dtype().is_equiv_to(dtype) => a.clone(),
+            _ => {
+                let kwargs = pyo3::types::PyDict::new(py);
+                kwargs.set_item("dtype", dtype)?;
+                kwargs.set_item("order", "C")?;
+                self.np_asarray
+                    .bind(py)
+                    .call((value,), Some(&kwargs))
+                    .map_err(|e| with_note(py, e, &self.env_note(row)))?
+                    .cast_into::<PyUntypedArray>()?
+            }
+        };
+        if arr.shape() != leaf.shape.as_slice() {
+            return Err(PyValueError::new_err(format!(
+                "env {row} returned {} of shape {:?}, expected {:?} per {}",
+                leaf.name,
+                arr.shape(),
+                leaf.shape,
+                leaf.spec
+            )));
+        }
+        // SAFETY: `arr` is C-contiguous with `leaf.shape` and `leaf.dtype`, so
+        // its data holds exactly `row_bytes` bytes; `out` was allocated as
+        // `[B, *shape]` of the same dtype, C-contiguous, and nothing else
+        // references it yet.
+        unsafe {
+            let src = std::slice::from_raw_parts(
+                (*arr.as_array_ptr()).fields.data as *const u8,
+                leaf.row_bytes,
+            );
+            let rows = self.envs.len();
+            let dst = std::slice::from_raw_parts_mut(
+                (*out.as_array_ptr()).fields.data as *mut u8,
+                leaf.row_bytes * rows,
+            );
+            write_row(dst, row, leaf.row_bytes, src)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Writes one env's TimeStep (a 4-tuple) into row `row`.
+    fn write_time_step(
+        &self,
+        py: Python<'_>,
+        out: &[Bound<'_, PyUntypedArray>],
+        row: usize,
+        ts: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let ts = ts.cast::<PyTuple>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "env {row} returned {}, expected a TimeStep",
+                ts.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        for (j, array) in out.iter().enumerate().take(3) {
+            self.write_leaf(py, j, array, row, &ts.get_item(j)?)?;
+        }
+        let observation = ts.get_item(3)?;
+        match &self.flatten {
+            None => self.write_leaf(py, 3, &out[3], row, &observation)?,
+            Some(flatten) => {
+                let flat = flatten.bind(py).call1((observation,))?;
+                let flat = flat.cast::<PyList>()?;
+                if flat.len() != self.leaves.len() - 3 {
+                    return Err(PyValueError::new_err(format!(
+                        "env {row} returned an observation with {} leaves, expected {}",
+                        flat.len(),
+                        self.leaves.len() - 3
+                    )));
+                }
+                for (k, value) in flat.iter().enumerate() {
+                    self.write_leaf(py, 3 + k, &out[3 + k], row, &value)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish<'py>(
+        py: Python<'py>,
+        out: Vec<Bound<'py, PyUntypedArray>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, out)
+    }
+
+    fn write_scalar<T: Copy>(out: &Bound<'_, PyUntypedArray>, row: usize, value: T) {
+        // SAFETY: the caller checked that `out` is a fresh `[B]` array of `T`.
+        unsafe {
+            let data = (*out.as_array_ptr()).fields.data as *mut T;
+            *data.add(row) = value;
+        }
+    }
+
+    fn step_gym<'py>(
+        &mut self,
+        py: Python<'py>,
+        actions: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let out = self.alloc(py)?;
+        let b = self.envs.len();
+        let discrete_actions: Option<Vec<i64>> = if self.gym.as_ref().is_some_and(|g| g.discrete) {
+            let flat = self.np_asarray.bind(py).call1((actions,))?;
+            let flat = flat
+                .call_method1("astype", ("int64",))?
+                .call_method0("ravel")?;
+            let v: Vec<i64> = flat.call_method0("tolist")?.extract()?;
+            Some(v)
+        } else {
+            None
+        };
+        for i in 0..b {
+            let gym = self.gym.as_ref().expect("gym path");
+            if gym.needs_reset[i] {
+                let env = self.envs[i].bind(py);
+                let ts = env
+                    .call_method0("reset")
+                    .map_err(|e| with_note(py, e, &self.env_note(i)))?;
+                self.write_time_step(py, &out, i, &ts)?;
+                let info = env.call_method0("get_info")?.unbind();
+                let gym = self.gym.as_mut().expect("gym path");
+                gym.needs_reset[i] = false;
+                gym.infos[i] = info;
+                continue;
+            }
+            let action = match &discrete_actions {
+                Some(v) => v[i].into_pyobject(py)?.into_any(),
+                None => actions.get_item(i)?,
+            };
+            let result = gym.steps[i]
+                .bind(py)
+                .call1((action,))
+                .map_err(|e| with_note(py, e, &self.env_note(i)))?;
+            let result = result.cast_into::<PyTuple>().map_err(|_| {
+                PyTypeError::new_err(format!("env {i}: gymnasium step() must return a 5-tuple"))
+            })?;
+            if result.len() != 5 {
+                return Err(PyTypeError::new_err(format!(
+                    "env {i}: gymnasium step() returned {} values, expected 5",
+                    result.len()
+                )));
+            }
+            let reward: f64 = result.get_item(1)?.extract()?;
+            let terminated = result.get_item(2)?.is_truthy()?;
+            let truncated = result.get_item(3)?.is_truthy()?;
+            let discount = gym.discount;
+            let (step_type, discount) = if terminated {
+                (2i32, 0.0f32)
+            } else if truncated {
+                (2, discount)
+            } else {
+                (1, discount)
+            };
+            Self::write_scalar(&out[0], i, step_type);
+            Self::write_scalar(&out[1], i, reward as f32);
+            Self::write_scalar(&out[2], i, discount);
+            self.write_leaf(py, 3, &out[3], i, &result.get_item(0)?)?;
+            let info = result.get_item(4)?.unbind();
+            let gym = self.gym.as_mut().expect("gym path");
+            gym.needs_reset[i] = terminated || truncated;
+            gym.infos[i] = info;
+        }
+        Self::finish(py, out)
+    }
+}
+
+#[pymethods]
+impl PyEnvBatch {
+    #[new]
+    #[pyo3(signature = (envs, leaf_specs, flatten_observation=None, gym_envs=None, discount=1.0, discrete=false))]
+    fn new(
+        py: Python<'_>,
+        envs: Vec<Py<PyAny>>,
+        leaf_specs: Vec<(String, String, Vec<usize>, Bound<'_, PyAny>)>,
+        flatten_observation: Option<Py<PyAny>>,
+        gym_envs: Option<Vec<Bound<'_, PyAny>>>,
+        discount: f32,
+        discrete: bool,
+    ) -> PyResult<Self> {
+        let numpy = py.import("numpy")?;
+        let mut leaves = Vec::with_capacity(leaf_specs.len());
+        for (name, spec, shape, dtype) in leaf_specs {
+            let dtype = PyArrayDescr::new(py, &dtype)?;
+            if !matches!(dtype.kind(), b'b' | b'i' | b'u' | b'f' | b'c') {
+                return Err(PyTypeError::new_err(format!(
+                    "{name}: only numeric and bool dtypes can be batched, got {}",
+                    dtype.str()?
+                )));
+            }
+            let row_bytes = dtype.itemsize() * shape.iter().product::<usize>();
+            leaves.push(Leaf {
+                name,
+                spec,
+                shape,
+                dtype: dtype.unbind(),
+                row_bytes,
+            });
+        }
+        if leaves.len() < 4 {
+            return Err(PyValueError::new_err(
+                "leaf_specs needs step_type, reward, discount and observation",
+            ));
+        }
+        let gym = match gym_envs {
+            None => None,
+            Some(g) => {
+                if g.len() != envs.len() {
+                    return Err(PyValueError::new_err("gym_envs must match envs"));
+                }
+                let steps = g
+                    .iter()
+                    .map(|e| Ok(e.getattr("step")?.unbind()))
+                    .collect::<PyResult<Vec<_>>>()?;
+                Some(GymPath {
+                    steps,
+                    discount,
+                    discrete,
+                    needs_reset: vec![true; envs.len()],
+                    infos: (0..envs.len()).map(|_| py.None()).collect(),
+                })
+            }
+        };
+        Ok(PyEnvBatch {
+            envs,
+            leaves,
+            flatten: flatten_observation,
+            gym,
+            np_empty: numpy.getattr("empty")?.unbind(),
+            np_asarray: numpy.getattr("asarray")?.unbind(),
+        })
+    }
+
+    /// The number of envs.
+    #[getter]
+    fn num_envs(&self) -> usize {
+        self.envs.len()
+    }
+
+    /// Whether the Gymnasium path is used.
+    #[getter]
+    fn gymnasium_path(&self) -> bool {
+        self.gym.is_some()
+    }
+
+    /// Resets every env; returns the stacked flat leaves.
+    fn reset<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = self.alloc(py)?;
+        for i in 0..self.envs.len() {
+            let env = self.envs[i].bind(py);
+            let ts = env
+                .call_method0("reset")
+                .map_err(|e| with_note(py, e, &self.env_note(i)))?;
+            self.write_time_step(py, &out, i, &ts)?;
+            if let Some(gym) = self.gym.as_mut() {
+                gym.needs_reset[i] = false;
+                gym.infos[i] = env.call_method0("get_info")?.unbind();
+            }
+        }
+        Self::finish(py, out)
+    }
+
+    /// Steps env `i` with `actions[i]`; returns the stacked flat leaves.
+    ///
+    /// Raises ValueError if `len(actions)` is not the number of envs.
+    fn step<'py>(
+        &mut self,
+        py: Python<'py>,
+        actions: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let n = actions.len()?;
+        if n != self.envs.len() {
+            return Err(PyValueError::new_err(format!(
+                "Primary dimension of action items does not match batch size: {n} vs. {}",
+                self.envs.len()
+            )));
+        }
+        if self.gym.is_some() {
+            return self.step_gym(py, actions);
+        }
+        let out = self.alloc(py)?;
+        for i in 0..self.envs.len() {
+            let action = actions.get_item(i)?;
+            let ts = self.envs[i]
+                .bind(py)
+                .call_method1("step", (action,))
+                .map_err(|e| with_note(py, e, &self.env_note(i)))?;
+            self.write_time_step(py, &out, i, &ts)?;
+        }
+        Self::finish(py, out)
+    }
+
+    /// The Gymnasium path's last info per env (None on the generic path).
+    fn infos<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
+        match &self.gym {
+            None => Ok(None),
+            Some(g) => Ok(Some(PyList::new(py, g.infos.iter().map(|i| i.bind(py)))?)),
+        }
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyEnvBatch>()
+}

@@ -1,0 +1,411 @@
+//! The PyO3 boundary of the native vectorized environments
+//! (`tfdrive._core.NativeVecEnv`), wrapped in Python by
+//! `tfdrive.environments.native.NativeEnvironment`.
+//!
+//! The driver's fast path: when `env._native_env` exists and casts to
+//! [`NativeVecEnv`], call [`NativeVecEnv::step_time_step`] (a
+//! `tfdrive.trajectories.time_step.TimeStep`, same as `env.step(action)`
+//! returns) or [`NativeVecEnv::step_arrays`] (the four typed arrays) instead
+//! of `env.step(action)`: they validate the action, step with the GIL
+//! released, hand fresh buffers to numpy and record the result as the env's
+//! current time step.
+
+use std::time::{Duration, Instant};
+
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyTuple;
+
+use crate::envs::{self, Actions, Dtype, EnvError, StepOutput, VecEnv};
+
+/// The four fields of a batched TimeStep, as numpy arrays moved from Rust
+/// buffers (never reused): `step_type` `[B]` int32, `reward` `[B]` float32,
+/// `discount` `[B]` float32, `observation` `[B, obs_dim]` float32.
+pub(crate) struct StepArrays<'py> {
+    pub step_type: Bound<'py, PyArray1<i32>>,
+    pub reward: Bound<'py, PyArray1<f32>>,
+    pub discount: Bound<'py, PyArray1<f32>>,
+    pub observation: Bound<'py, PyArray2<f32>>,
+}
+
+impl<'py> StepArrays<'py> {
+    /// Moves `out` into numpy without copying.
+    pub(crate) fn from_output(py: Python<'py>, out: StepOutput, obs_dim: usize) -> PyResult<Self> {
+        let n = out.step_type.len();
+        let observation = Array2::from_shape_vec((n, obs_dim), out.observation)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?
+            .into_pyarray(py);
+        Ok(StepArrays {
+            step_type: out.step_type.into_pyarray(py),
+            reward: out.reward.into_pyarray(py),
+            discount: out.discount.into_pyarray(py),
+            observation,
+        })
+    }
+
+    /// `(step_type, reward, discount, observation)`: TimeStep's field order.
+    pub(crate) fn to_tuple(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(
+            py,
+            [
+                self.step_type.as_any(),
+                self.reward.as_any(),
+                self.discount.as_any(),
+                self.observation.as_any(),
+            ],
+        )
+    }
+}
+
+/// Batches of at least this many envs step with the GIL released; smaller
+/// ones take well under a microsecond, less than releasing and re-taking it.
+const RELEASE_GIL_FROM: usize = 64;
+
+fn env_error(err: EnvError) -> PyErr {
+    match err {
+        EnvError::ActionDtype { .. } => PyTypeError::new_err(err.to_string()),
+        _ => PyValueError::new_err(err.to_string()),
+    }
+}
+
+/// A batch of native classic-control environments stepped in Rust.
+///
+/// `NativeVecEnv(name, num_envs, seed=0, num_threads=None)`; `name` is one of
+/// `CartPole-v1`, `Pendulum-v1`, `MountainCar-v0`, `MountainCarContinuous-v0`,
+/// `Acrobot-v1`. `reset()` and `step(action)` return
+/// `(step_type, reward, discount, observation)` numpy arrays.
+#[pyclass(module = "tfdrive._core", name = "NativeVecEnv")]
+pub struct NativeVecEnv {
+    env: Box<dyn VecEnv>,
+    obs_dim: usize,
+    /// The last `(step_type, reward, discount, observation)` handed out.
+    current: Option<Py<PyTuple>>,
+    /// How long the last step waited to re-take the GIL.
+    gil_wait: Duration,
+}
+
+/// Calls `f` with `array`'s elements as a slice (copied only when not contiguous).
+fn with_slice<T: numpy::Element + Copy, R>(
+    array: &Bound<'_, PyArrayDyn<T>>,
+    f: impl FnOnce(&[T]) -> R,
+) -> PyResult<R> {
+    let view = array.try_readonly()?;
+    Ok(match view.as_slice() {
+        Ok(slice) => f(slice),
+        Err(_) => f(&view.as_array().iter().copied().collect::<Vec<T>>()),
+    })
+}
+
+impl NativeVecEnv {
+    /// The Rust env, for native callers (the driver).
+    #[allow(dead_code)]
+    pub(crate) fn env_mut(&mut self) -> &mut dyn VecEnv {
+        self.env.as_mut()
+    }
+
+    /// Validates `action` (a numpy array, or anything `numpy.asarray` takes,
+    /// of the action spec's dtype and shape `[B, *action_spec.shape]`), steps
+    /// every sub-environment with the GIL released, and moves the fresh
+    /// buffers into numpy. Errors (TypeError for a wrong dtype, ValueError for
+    /// a wrong shape or an out-of-bounds value) name the action spec; the env
+    /// is unchanged after an error.
+    pub(crate) fn step_arrays<'py>(
+        &mut self,
+        py: Python<'py>,
+        action: &Bound<'py, PyAny>,
+    ) -> PyResult<StepArrays<'py>> {
+        let spec = self.env.action_spec().clone();
+        let array = if action.cast::<numpy::PyUntypedArray>().is_ok() {
+            action.clone()
+        } else {
+            py.import("numpy")?.call_method1("asarray", (action,))?
+        };
+        let untyped = array.cast::<numpy::PyUntypedArray>()?;
+        let mut expected = vec![self.env.num_envs()];
+        expected.extend(&spec.shape);
+        let shape = untyped.shape().to_vec();
+        let dtype_name = || -> PyResult<String> { Ok(untyped.dtype().str()?.to_string()) };
+        let dtype_error = || -> PyResult<PyErr> {
+            Ok(env_error(EnvError::ActionDtype {
+                spec: spec.clone(),
+                got: dtype_name()?,
+            }))
+        };
+        let result = match spec.dtype {
+            Dtype::Int64 => {
+                let Ok(a) = array.cast::<PyArrayDyn<i64>>() else {
+                    return Err(dtype_error()?);
+                };
+                check_shape(&spec, &expected, &shape)?;
+                with_slice(a, |s| self.step_released(py, Actions::Int64(s)))?
+            }
+            Dtype::Float32 => {
+                let Ok(a) = array.cast::<PyArrayDyn<f32>>() else {
+                    return Err(dtype_error()?);
+                };
+                check_shape(&spec, &expected, &shape)?;
+                with_slice(a, |s| self.step_released(py, Actions::Float32(s)))?
+            }
+        };
+        let out = result.map_err(env_error)?;
+        let arrays = StepArrays::from_output(py, out, self.obs_dim)?;
+        self.current = Some(arrays.to_tuple(py)?.unbind());
+        Ok(arrays)
+    }
+
+    /// Steps every sub-environment, releasing the GIL for batches of
+    /// `RELEASE_GIL_FROM` or more, and records how long re-taking it took.
+    fn step_released(&mut self, py: Python<'_>, actions: Actions<'_>) -> Result<StepOutput, EnvError> {
+        if self.env.num_envs() < RELEASE_GIL_FROM {
+            self.gil_wait = Duration::ZERO;
+            return self.env.step(actions);
+        }
+        let env = &mut self.env;
+        let (out, stepped) = py.detach(|| (env.step(actions), Instant::now()));
+        self.gil_wait = stepped.elapsed();
+        out
+    }
+
+    /// How long the last step waited to re-take the GIL (zero when it kept it).
+    pub(crate) fn gil_wait(&self) -> Duration {
+        self.gil_wait
+    }
+
+    /// [`Self::step_arrays`] packed as a `tfdrive.trajectories.time_step.TimeStep`.
+    pub(crate) fn step_time_step<'py>(
+        &mut self,
+        py: Python<'py>,
+        action: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let arrays = self.step_arrays(py, action)?;
+        time_step(py, &arrays)
+    }
+
+    /// Resets every sub-environment (GIL released) and moves the buffers into numpy.
+    pub(crate) fn reset_arrays<'py>(&mut self, py: Python<'py>) -> PyResult<StepArrays<'py>> {
+        let env = &mut self.env;
+        let out = if env.num_envs() >= RELEASE_GIL_FROM {
+            py.detach(|| env.reset())
+        } else {
+            env.reset()
+        };
+        let arrays = StepArrays::from_output(py, out, self.obs_dim)?;
+        self.current = Some(arrays.to_tuple(py)?.unbind());
+        Ok(arrays)
+    }
+
+    fn check_index(&self, index: usize) -> PyResult<()> {
+        if index >= self.env.num_envs() {
+            return Err(PyIndexError::new_err(format!(
+                "env index {index} out of range for {} envs",
+                self.env.num_envs()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `tfdrive.trajectories.time_step.TimeStep(*arrays)`.
+fn time_step<'py>(py: Python<'py>, arrays: &StepArrays<'py>) -> PyResult<Bound<'py, PyAny>> {
+    static TIME_STEP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let cls = TIME_STEP.import(py, "tfdrive.trajectories.time_step", "TimeStep")?;
+    cls.call1(arrays.to_tuple(py)?)
+}
+
+fn check_shape(spec: &envs::ActionSpec, expected: &[usize], got: &[usize]) -> PyResult<()> {
+    if got != expected {
+        return Err(env_error(EnvError::ActionShape {
+            spec: spec.clone(),
+            expected: expected.to_vec(),
+            got: got.to_vec(),
+        }));
+    }
+    Ok(())
+}
+
+#[pymethods]
+impl NativeVecEnv {
+    #[new]
+    #[pyo3(signature = (name, num_envs, seed=0, num_threads=None))]
+    fn new(name: &str, num_envs: usize, seed: u64, num_threads: Option<usize>) -> PyResult<Self> {
+        if num_envs == 0 {
+            return Err(PyValueError::new_err("num_envs must be at least 1, got 0"));
+        }
+        if num_threads == Some(0) {
+            return Err(PyValueError::new_err(
+                "num_threads must be at least 1 or None, got 0",
+            ));
+        }
+        let env = envs::make(name, num_envs, seed, num_threads).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "Unknown native environment {name:?}; available: {}",
+                envs::NAMES.join(", ")
+            ))
+        })?;
+        let obs_dim = env.observation_spec().shape.iter().product();
+        Ok(NativeVecEnv {
+            env,
+            obs_dim,
+            current: None,
+            gil_wait: Duration::ZERO,
+        })
+    }
+
+    /// The Gymnasium id.
+    #[getter]
+    fn name(&self) -> &'static str {
+        self.env.name()
+    }
+
+    /// The number of sub-environments `B`.
+    #[getter]
+    fn num_envs(&self) -> usize {
+        self.env.num_envs()
+    }
+
+    /// The threads stepping uses.
+    #[getter]
+    fn num_threads(&self) -> usize {
+        self.env.num_threads()
+    }
+
+    /// Gymnasium's `max_episode_steps`.
+    #[getter]
+    fn max_episode_steps(&self) -> u32 {
+        self.env.max_episode_steps()
+    }
+
+    /// One sub-environment's action shape.
+    #[getter]
+    fn action_shape(&self) -> Vec<usize> {
+        self.env.action_spec().shape.clone()
+    }
+
+    /// The action dtype's numpy name (`'int64'` or `'float32'`).
+    #[getter]
+    fn action_dtype(&self) -> &'static str {
+        self.env.action_spec().dtype.name()
+    }
+
+    /// The action bounds `(minimum, maximum)`.
+    #[getter]
+    fn action_bounds(&self) -> (f64, f64) {
+        let s = self.env.action_spec();
+        (s.minimum, s.maximum)
+    }
+
+    /// One sub-environment's observation shape.
+    #[getter]
+    fn observation_shape(&self) -> Vec<usize> {
+        self.env.observation_spec().shape.clone()
+    }
+
+    /// The observation bounds, two float32 arrays of the observation shape.
+    #[getter]
+    fn observation_bounds<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>) {
+        let s = self.env.observation_spec();
+        (
+            PyArray1::from_slice(py, &s.minimum),
+            PyArray1::from_slice(py, &s.maximum),
+        )
+    }
+
+    /// Resets every sub-environment: `(step_type, reward, discount, observation)`.
+    fn reset<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        self.reset_arrays(py)?;
+        Ok(self
+            .current
+            .as_ref()
+            .expect("set by reset_arrays")
+            .bind(py)
+            .clone())
+    }
+
+    /// Steps every sub-environment: `(step_type, reward, discount, observation)`.
+    fn step<'py>(
+        &mut self,
+        py: Python<'py>,
+        action: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.step_arrays(py, action)?;
+        Ok(self
+            .current
+            .as_ref()
+            .expect("set by step_arrays")
+            .bind(py)
+            .clone())
+    }
+
+    /// The last `(step_type, reward, discount, observation)` returned by
+    /// `reset`/`step` (or the driver's native path), or None before the first.
+    fn current_time_step<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyTuple>> {
+        self.current.as_ref().map(|t| t.bind(py).clone())
+    }
+
+    /// `reset()` as a `tfdrive.trajectories.time_step.TimeStep`.
+    #[pyo3(name = "reset_time_step")]
+    fn py_reset_time_step<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let arrays = self.reset_arrays(py)?;
+        time_step(py, &arrays)
+    }
+
+    /// `step(action)` as a `tfdrive.trajectories.time_step.TimeStep`.
+    #[pyo3(name = "step_time_step")]
+    fn py_step_time_step<'py>(
+        &mut self,
+        py: Python<'py>,
+        action: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.step_time_step(py, action)
+    }
+
+    /// Re-seeds every sub-environment's RNG from `(seed, index)`.
+    fn seed(&mut self, seed: u64) {
+        self.env.seed(seed)
+    }
+
+    /// `(state, elapsed)`: sub-environment `index`'s float64 Gymnasium state and episode length.
+    fn get_state<'py>(
+        &self,
+        py: Python<'py>,
+        index: usize,
+    ) -> PyResult<(Bound<'py, PyArray1<f64>>, u32)> {
+        self.check_index(index)?;
+        let (state, elapsed) = self.env.get_state(index);
+        Ok((state.into_pyarray(py), elapsed))
+    }
+
+    /// Sets sub-environment `index`'s Gymnasium state and episode length.
+    fn set_state(&mut self, index: usize, state: Vec<f64>, elapsed: u32) -> PyResult<()> {
+        self.check_index(index)?;
+        let want = self.env.get_state(index).0.len();
+        if state.len() != want {
+            return Err(PyValueError::new_err(format!(
+                "{} state has {want} values, got {}",
+                self.env.name(),
+                state.len()
+            )));
+        }
+        self.env.set_state(index, &state, elapsed);
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "NativeVecEnv({:?}, num_envs={}, num_threads={})",
+            self.env.name(),
+            self.env.num_envs(),
+            self.env.num_threads()
+        )
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativeVecEnv>()
+}
