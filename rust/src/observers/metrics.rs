@@ -49,7 +49,10 @@ impl MetricKind {
     }
 
     fn is_streaming(self) -> bool {
-        !matches!(self, MetricKind::EnvironmentSteps | MetricKind::NumberOfEpisodes)
+        !matches!(
+            self,
+            MetricKind::EnvironmentSteps | MetricKind::NumberOfEpisodes
+        )
     }
 
     fn is_return(self) -> bool {
@@ -333,17 +336,23 @@ mod tests {
     #[test]
     fn batched_envs_accumulate_separately() {
         let mut ret = EpisodeMetric::new(MetricKind::AverageReturn, Some(10), None);
-        ret.observe(&batch(&[FIRST, FIRST], &[MID, LAST], &[1.0, 5.0])).unwrap();
-        ret.observe(&batch(&[MID, LAST], &[LAST, FIRST], &[2.0, 0.0])).unwrap();
+        ret.observe(&batch(&[FIRST, FIRST], &[MID, LAST], &[1.0, 5.0]))
+            .unwrap();
+        ret.observe(&batch(&[MID, LAST], &[LAST, FIRST], &[2.0, 0.0]))
+            .unwrap();
         assert_eq!(ret.window().to_vec(), vec![5.0, 3.0]);
         let err = ret.observe(&batch(&[MID], &[MID], &[0.0])).unwrap_err();
-        assert_eq!(err.to_string(), "the metric's batch_size is 2 but trajectory.step_type has 1 elements");
+        assert_eq!(
+            err.to_string(),
+            "the metric's batch_size is 2 but trajectory.step_type has 1 elements"
+        );
     }
 
     #[test]
     fn reset_keeps_a_given_batch_size() {
         let mut ret = EpisodeMetric::new(MetricKind::MaxReturn, Some(3), Some(2));
-        ret.observe(&batch(&[FIRST, FIRST], &[LAST, LAST], &[1.0, 2.0])).unwrap();
+        ret.observe(&batch(&[FIRST, FIRST], &[LAST, LAST], &[1.0, 2.0]))
+            .unwrap();
         ret.reset();
         assert!(ret.window().is_empty());
         assert_eq!(ret.batch_size(), Some(2));

@@ -87,7 +87,9 @@ fn numpy_asarray<'py>(py: Python<'py>, dtype: &'static str) -> PyResult<&'py Bou
         let partial = py.import("functools")?.getattr("partial")?;
         let kwargs = pyo3::types::PyDict::new(py);
         kwargs.set_item("dtype", numpy.getattr(dtype)?)?;
-        Ok(partial.call((numpy.getattr("asarray")?,), Some(&kwargs))?.unbind())
+        Ok(partial
+            .call((numpy.getattr("asarray")?,), Some(&kwargs))?
+            .unbind())
     })
     .map(|f| f.bind(py))
 }
@@ -125,6 +127,8 @@ impl RewardsView<'_> {
             ))
         })?;
         let array = converted.cast::<PyArrayDyn<f64>>().map_err(PyErr::from)?;
-        Ok(RewardsView::F64(array.readonly().as_array().iter().copied().collect()))
+        Ok(RewardsView::F64(
+            array.readonly().as_array().iter().copied().collect(),
+        ))
     }
 }
