@@ -40,7 +40,7 @@ def main(quick: bool = False, out: str = "bench-results") -> int:
     results: dict[str, Any] = {}
 
     overhead = driver_overhead.run(iterations=5000 if quick else 20000, repeats=repeats)
-    for name, result in overhead.items():
+    for result in overhead.values():
         _section(report, result)
     results["driver_overhead"] = overhead
 
@@ -85,6 +85,8 @@ def main(quick: bool = False, out: str = "bench-results") -> int:
         collection.plot_batch_sweep(sweep, out_dir / "steps_per_s_vs_batch.png")
         collection.plot_breakdown(sweep, out_dir / "stage_breakdown.png")
         plots = ["steps_per_s_vs_batch.png", "stage_breakdown.png"]
+        env_stepping.plot(stepping, out_dir / "env_stepping.png")
+        plots.append("env_stepping.png")
     except ImportError:
         print("matplotlib is not installed: no plots (pip install 'tfdrive[bench]')")
     print(f"\nmachine: {machine}")

@@ -88,8 +88,18 @@ def gil(batch=256, hidden=(64, 64), seconds=2.0, repeats=3) -> dict:
         both_driver.append(d)
     m = common.median
     rows = [
-        ["Python thread (loop iterations/s)", m(solo_thread), m(both_thread), f"{m(both_thread) / m(solo_thread):.0%}"],
-        ["driver (env steps/s)", m(solo_driver), m(both_driver), f"{m(both_driver) / m(solo_driver):.0%}"],
+        [
+            "Python thread (loop iterations/s)",
+            m(solo_thread),
+            m(both_thread),
+            f"{m(both_thread) / m(solo_thread):.0%}",
+        ],
+        [
+            "driver (env steps/s)",
+            m(solo_driver),
+            m(both_driver),
+            f"{m(both_driver) / m(solo_driver):.0%}",
+        ],
     ]
     table = common.table(["who", "alone", "together", "kept"], rows)
     title = f"GIL: a pure-Python thread beside PPO collection on {batch} native CartPoles"

@@ -115,8 +115,12 @@ class PyEnvironment(abc.ABC):
         True only with ``handle_auto_reset`` and when every entry of
         ``current_time_step.step_type`` is ``LAST``.
         """
-        handle_auto_reset = getattr(self, "_handle_auto_reset", False)
-        return bool(handle_auto_reset and np.all(current_time_step.is_last()))
+        if not getattr(self, "_handle_auto_reset", False):
+            return False
+        step_type = current_time_step.step_type
+        if isinstance(step_type, np.ndarray) and step_type.ndim == 0:  # the common, unbatched case
+            return bool(int(step_type) == ts.StepType.LAST)
+        return bool(np.all(current_time_step.is_last()))
 
     # ------------------------------------------------------------------ specs
     @abc.abstractmethod

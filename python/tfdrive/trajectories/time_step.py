@@ -43,7 +43,7 @@ def _as_array(a, t=np.float32):
     if t is None:
         t = np.float32
     r = np.asarray(a, dtype=t)
-    if np.isnan(np.sum(r)):
+    if (r != r) if r.ndim == 0 else np.isnan(np.sum(r)):
         raise ValueError(
             "Received a time_step input that converted to a nan array."
             " Did you accidentally set some input value to None?.\n"

@@ -18,6 +18,8 @@ with the same ordering, leaves and errors:
 import collections
 from collections import abc as _abc
 
+import numpy as np
+
 __all__ = [
     "assert_same_structure",
     "flatten",
@@ -38,8 +40,14 @@ def _is_attrs(x):
     return getattr(type(x), "__attrs_attrs__", None) is not None
 
 
+# Common leaves, recognised without the (slow) abstract-base-class checks.
+_LEAF_TYPES = (np.ndarray, np.generic, float, int, type(None))
+
+
 def is_nested(structure):
     """Returns True if `structure` is a nest (not a leaf), like `tf.nest.is_nested`."""
+    if isinstance(structure, _LEAF_TYPES):
+        return False
     if isinstance(structure, (_abc.Mapping, _abc.MappingView, _abc.Sequence)):
         return not isinstance(structure, (str, bytes))
     return _is_attrs(structure)
@@ -253,6 +261,8 @@ def map_structure(func, *structure, check_types=True):
         raise TypeError(f"func must be callable, got: {func}")
     if not structure:
         raise ValueError("Must provide at least one structure")
+    if len(structure) == 1 and not is_nested(structure[0]):
+        return func(structure[0])
     for other in structure[1:]:
         assert_same_structure(structure[0], other, check_types=check_types)
     flats = [flatten(s) for s in structure]
