@@ -460,7 +460,9 @@ def test_native_env_is_stepped_natively_and_delivers_what_python_stepping_gives(
 
     env = native.make("CartPole-v1", num_envs, seed=5)
     rec = Recorder()
-    driver = PyDriver(env, _RandomIntPolicy(num_envs, 1), [rec], max_steps=40 * num_envs, timing=True)
+    driver = PyDriver(
+        env, _RandomIntPolicy(num_envs, 1), [rec], max_steps=40 * num_envs, timing=True
+    )
     final, _ = driver.run(env.reset(), ())
     # The same env and actions, stepped through the Python PyEnvironment API.
     twin = native.make("CartPole-v1", num_envs, seed=5)
