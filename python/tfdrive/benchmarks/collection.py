@@ -44,6 +44,35 @@ def _all_metrics() -> list:
     ]
 
 
+class NativeSetup:
+    """Native envs of `env_name` and a PPO policy for them, with a first time step.
+
+    `iterations_for(seconds)`: how many policy calls take about `seconds`,
+    timed on the policy alone (after a warm-up call that builds its graph).
+    """
+
+    def __init__(self, batch: int, hidden=(64, 64), env_name: str = "CartPole-v1"):
+        from tfdrive.environments import native
+
+        self.batch = batch
+        self.env = native.make(env_name, batch, seed=0)
+        self.policy = _ppo_stack(self.env, hidden)
+        self.time_step = self.env.reset()
+        self.state = self.policy.get_initial_state(batch)
+        self.policy.action(self.time_step, self.state)
+
+    def iterations_for(self, seconds: float, calls: int = 3) -> int:
+        start = time.perf_counter()
+        for _ in range(calls):
+            self.policy.action(self.time_step, self.state)
+        per_call = (time.perf_counter() - start) / calls
+        return max(10, int(seconds / max(per_call, 1e-6)))
+
+    def collector(self, observers=(), timing=False, seconds=0.5) -> _Collector:
+        steps = self.iterations_for(seconds) * self.batch
+        return _Collector(self.env, self.policy, list(observers), max_steps=steps, timing=timing)
+
+
 class _Collector:
     """A driver on one env/policy that keeps its time step and state across runs."""
 
@@ -81,26 +110,18 @@ def batch_sweep(
     repeats=5,
 ) -> dict:
     """tfdrive's steps/s against the policy-only ceiling, per batch size."""
-    from tfdrive.environments import native
-
     rows, data = [], {}
     for batch in sizes:
-        env = native.make(env_name, batch, seed=0)
-        policy = _ppo_stack(env, hidden)
-        time_step = env.reset()
-        state = policy.get_initial_state(batch)
-        # Calibrate the iterations per measurement on the policy alone.
-        policy.action(time_step, state)
-        start = time.perf_counter()
-        policy.action(time_step, state)
-        per_call = time.perf_counter() - start
-        calls = max(10, int(seconds / max(per_call, 1e-6)))
-        collector = _Collector(env, policy, [], max_steps=calls * batch)
-        timed = _Collector(env, policy, [], max_steps=calls * batch, timing=True)
+        setup = NativeSetup(batch, hidden, env_name)
+        calls = setup.iterations_for(seconds)
+        collector = setup.collector(seconds=seconds)
+        timed = setup.collector(timing=True, seconds=seconds)
         collector.run()  # warm-up
         samples = common.interleaved(
             {
-                "policy only": _policy_ceiling(policy, time_step, state, calls, batch),
+                "policy only": _policy_ceiling(
+                    setup.policy, setup.time_step, setup.state, calls, batch
+                ),
                 "tfdrive": collector.steps_per_s,
             },
             repeats,
@@ -143,18 +164,9 @@ def batch_sweep(
 
 def observer_overhead(batch=256, hidden=(64, 64), seconds=0.5, repeats=7) -> dict:
     """Collection with every native metric attached against no observers."""
-    from tfdrive.environments import native
-
-    env = native.make("CartPole-v1", batch, seed=0)
-    policy = _ppo_stack(env, hidden)
-    time_step = env.reset()
-    state = policy.get_initial_state(batch)
-    policy.action(time_step, state)
-    start = time.perf_counter()
-    policy.action(time_step, state)
-    calls = max(10, int(seconds / (time.perf_counter() - start)))
-    bare = _Collector(env, policy, [], max_steps=calls * batch)
-    observed = _Collector(env, policy, _all_metrics(), max_steps=calls * batch)
+    setup = NativeSetup(batch, hidden)
+    bare = setup.collector(seconds=seconds)
+    observed = setup.collector(_all_metrics(), seconds=seconds)
     bare.run()
     observed.run()
     samples = common.interleaved(
@@ -222,15 +234,19 @@ def _tf_agents_stack(num_envs: int, hidden: tuple[int, ...], max_steps: int):
     return measure
 
 
-def python_envs(num_envs=(1, 64), hidden=(64, 64), steps=2000, repeats=5) -> dict:
-    """Gymnasium CartPoles: tfdrive's full stack against Python-loop and TF-Agents stacks."""
+def python_envs(num_envs=(1, 64), hidden=(64, 64), iterations=1000, repeats=5) -> dict:
+    """Gymnasium CartPoles: tfdrive's full stack against Python-loop and TF-Agents stacks.
+
+    Each measurement is a run of about `iterations` driver iterations
+    (`iterations * num_envs` steps).
+    """
     from tfdrive.cli import build_env
 
     rows, data = [], {}
     for n in num_envs:
         env = build_env("CartPole-v1", n, "gymnasium", seed=0)
         policy = _ppo_stack(env, hidden)
-        max_steps = max(steps, 10 * n)
+        max_steps = iterations * n
         collector = _Collector(env, policy, [], max_steps=max_steps)
         holder = {"ts": env.reset(), "ps": policy.get_initial_state(env.batch_size or 1)}
         variants = {

@@ -64,7 +64,7 @@ def main(quick: bool = False, out: str = "bench-results") -> int:
     _section(report, observers)
     results["observer_overhead"] = observers
 
-    python_envs = collection.python_envs(steps=1000 if quick else 4000, repeats=repeats)
+    python_envs = collection.python_envs(iterations=300 if quick else 1000, repeats=repeats)
     _section(report, python_envs)
     results["python_envs"] = python_envs
 

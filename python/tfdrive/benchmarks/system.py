@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from typing import Any
@@ -19,8 +21,6 @@ from tfdrive.benchmarks import common
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         pages = int(f.read().split()[1])
-    import os
-
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
@@ -56,63 +56,66 @@ def _spin_alone(seconds: float) -> float:
     return spinner.stop()
 
 
-def gil(batch=256, hidden=(64, 64), seconds=2.0, repeats=3) -> dict:
-    """A Python thread and the driver, alone and together."""
-    from tfdrive.benchmarks.collection import _Collector, _ppo_stack
-    from tfdrive.environments import native
+def gil(batch=4096, hidden=(64, 64), seconds=2.0, repeats=3, switch_intervals=(None, 0.0005)):
+    """A Python thread and the driver, alone and together, per GIL switch interval.
 
-    env = native.make("CartPole-v1", batch, seed=0)
-    policy = _ppo_stack(env, hidden)
-    time_step = env.reset()
-    state = policy.get_initial_state(batch)
-    policy.action(time_step, state)
-    start = time.perf_counter()
-    for _ in range(5):
-        policy.action(time_step, state)
-    per_call = (time.perf_counter() - start) / 5
-    collector = _Collector(env, policy, [], max_steps=int(seconds / per_call) * batch)
+    `switch_intervals`: values for `sys.setswitchinterval` (None: the
+    process's own, 5 ms by default), restored afterwards.
+    """
+    from tfdrive.benchmarks.collection import NativeSetup
+
+    collector = NativeSetup(batch, hidden).collector(seconds=seconds)
     collector.run()
-
-    def together() -> tuple[float, float]:
-        spinner = _Spinner()
-        spinner.start()
-        driver_rate = collector.steps_per_s()
-        return spinner.stop(), driver_rate
-
-    solo_thread, solo_driver, both_thread, both_driver = [], [], [], []
-    for _ in range(repeats):
-        solo_thread.append(_spin_alone(seconds))
-        solo_driver.append(collector.steps_per_s())
-        t, d = together()
-        both_thread.append(t)
-        both_driver.append(d)
+    original = sys.getswitchinterval()
     m = common.median
-    rows = [
+    rows, results = [], {}
+    try:
+        for interval in switch_intervals:
+            sys.setswitchinterval(original if interval is None else interval)
+            samples = {k: [] for k in ("thread", "driver", "thread_with", "driver_with", "cores")}
+            for _ in range(repeats):
+                samples["thread"].append(_spin_alone(seconds))
+                wall, cpu = time.perf_counter(), time.process_time()
+                samples["driver"].append(collector.steps_per_s())
+                samples["cores"].append((time.process_time() - cpu) / (time.perf_counter() - wall))
+                spinner = _Spinner()
+                spinner.start()
+                samples["driver_with"].append(collector.steps_per_s())
+                samples["thread_with"].append(spinner.stop())
+            label = f"{sys.getswitchinterval() * 1e3:g} ms"
+            rows.append(
+                [
+                    label,
+                    m(samples["thread"]),
+                    m(samples["thread_with"]),
+                    f"{m(samples['thread_with']) / m(samples['thread']):.0%}",
+                    m(samples["driver"]),
+                    m(samples["driver_with"]),
+                    f"{m(samples['driver_with']) / m(samples['driver']):.0%}",
+                    f"{m(samples['cores']):.2f}",
+                ]
+            )
+            results[label] = samples
+    finally:
+        sys.setswitchinterval(original)
+    table = common.table(
         [
-            "Python thread (loop iterations/s)",
-            m(solo_thread),
-            m(both_thread),
-            f"{m(both_thread) / m(solo_thread):.0%}",
+            "switch interval",
+            "thread alone (loops/s)",
+            "thread beside driver",
+            "thread kept",
+            "driver alone (steps/s)",
+            "driver beside thread",
+            "driver kept",
+            "cores the driver uses alone",
         ],
-        [
-            "driver (env steps/s)",
-            m(solo_driver),
-            m(both_driver),
-            f"{m(both_driver) / m(solo_driver):.0%}",
-        ],
-    ]
-    table = common.table(["who", "alone", "together", "kept"], rows)
-    title = f"GIL: a pure-Python thread beside PPO collection on {batch} native CartPoles"
-    return {
-        "title": title,
-        "table": table,
-        "results": {
-            "thread_alone": solo_thread,
-            "thread_together": both_thread,
-            "driver_alone": solo_driver,
-            "driver_together": both_driver,
-        },
-    }
+        rows,
+    )
+    title = (
+        f"GIL: a pure-Python thread beside PPO collection on {batch} native CartPoles "
+        f"({os.cpu_count()} cores), medians of {repeats}"
+    )
+    return {"title": title, "table": table, "results": results}
 
 
 def memory(steps=1_000_000, samples=10) -> dict:

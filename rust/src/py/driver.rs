@@ -289,15 +289,17 @@ impl<'py> PythonCollect<'py> {
         action_step.call_method(intern!(self.py, "_replace"), (), Some(&kwargs))
     }
 
-    /// The `Trajectory` Python observers receive.
-    fn trajectory(
+    /// The seven `Trajectory` fields, in order: the time step's step type
+    /// and observation, the action and info, and the next time step's step
+    /// type, reward and discount.
+    fn trajectory_fields(
         &self,
         time_step: &Bound<'py, PyAny>,
         action_step: &Bound<'py, PyAny>,
         next_time_step: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    ) -> PyResult<[Bound<'py, PyAny>; 7]> {
         let py = self.py;
-        self.trajectory_type.call1((
+        Ok([
             time_step.getattr(intern!(py, "step_type"))?,
             time_step.getattr(intern!(py, "observation"))?,
             action_step.getattr(intern!(py, "action"))?,
@@ -305,7 +307,7 @@ impl<'py> PythonCollect<'py> {
             next_time_step.getattr(intern!(py, "step_type"))?,
             next_time_step.getattr(intern!(py, "reward"))?,
             next_time_step.getattr(intern!(py, "discount"))?,
-        ))
+        ])
     }
 
     /// Hands the transition to every observer, in TF-Agents' order.
@@ -336,7 +338,9 @@ impl<'py> PythonCollect<'py> {
                     let traj = match &traj {
                         Some(traj) => traj,
                         None => {
-                            traj.insert(self.trajectory(time_step, action_step, next_time_step)?)
+                            let fields =
+                                self.trajectory_fields(time_step, action_step, next_time_step)?;
+                            traj.insert(self.trajectory_type.call1(PyTuple::new(py, fields)?)?)
                         }
                     };
                     observer.call1((traj,))?;
@@ -345,15 +349,11 @@ impl<'py> PythonCollect<'py> {
                     buffer
                         .try_borrow_mut()
                         .map_err(PyErr::from)?
-                        .add_fields_from(&[
-                            time_step.getattr(intern!(py, "step_type"))?,
-                            time_step.getattr(intern!(py, "observation"))?,
-                            action_step.getattr(intern!(py, "action"))?,
-                            action_step.getattr(intern!(py, "info"))?,
-                            next_time_step.getattr(intern!(py, "step_type"))?,
-                            next_time_step.getattr(intern!(py, "reward"))?,
-                            next_time_step.getattr(intern!(py, "discount"))?,
-                        ])?;
+                        .add_fields_from(&self.trajectory_fields(
+                            time_step,
+                            action_step,
+                            next_time_step,
+                        )?)?;
                 }
                 Observer::Metric(metric) => {
                     let rewards = match &rewards {

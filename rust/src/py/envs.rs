@@ -60,9 +60,16 @@ impl<'py> StepArrays<'py> {
     }
 }
 
-/// Batches of at least this many envs step with the GIL released; smaller
+/// Batches of at least this many envs reset with the GIL released; smaller
 /// ones take well under a microsecond, less than releasing and re-taking it.
 const RELEASE_GIL_FROM: usize = 64;
+
+/// Steps release the GIL when the previous step's native work took at least
+/// this long. Re-taking the GIL is cheap when no other thread wants it, but
+/// beside a busy Python thread it costs up to a whole switch interval (5 ms
+/// by default): a step of tens of microseconds (4096 CartPoles) keeps the
+/// GIL, a step of milliseconds lets other threads run meanwhile.
+const RELEASE_GIL_AFTER: Duration = Duration::from_micros(500);
 
 fn env_error(err: EnvError) -> PyErr {
     match err {
@@ -85,6 +92,8 @@ pub struct NativeVecEnv {
     current: Option<Py<PyTuple>>,
     /// How long the last step waited to re-take the GIL.
     gil_wait: Duration,
+    /// How long the last step's native work took.
+    last_step: Duration,
 }
 
 /// Calls `f` with `array`'s elements as a slice (copied only when not contiguous).
@@ -156,15 +165,24 @@ impl NativeVecEnv {
         Ok(arrays)
     }
 
-    /// Steps every sub-environment, releasing the GIL for batches of
-    /// `RELEASE_GIL_FROM` or more, and records how long re-taking it took.
-    fn step_released(&mut self, py: Python<'_>, actions: Actions<'_>) -> Result<StepOutput, EnvError> {
-        if self.env.num_envs() < RELEASE_GIL_FROM {
-            self.gil_wait = Duration::ZERO;
-            return self.env.step(actions);
-        }
+    /// Steps every sub-environment, with the GIL released when the last
+    /// step took `RELEASE_GIL_AFTER` or more; records the step's duration
+    /// and how long re-taking the GIL took.
+    fn step_released(
+        &mut self,
+        py: Python<'_>,
+        actions: Actions<'_>,
+    ) -> Result<StepOutput, EnvError> {
         let env = &mut self.env;
+        let start = Instant::now();
+        if self.last_step < RELEASE_GIL_AFTER {
+            let out = env.step(actions);
+            self.last_step = start.elapsed();
+            self.gil_wait = Duration::ZERO;
+            return out;
+        }
         let (out, stepped) = py.detach(|| (env.step(actions), Instant::now()));
+        self.last_step = stepped - start;
         self.gil_wait = stepped.elapsed();
         out
     }
@@ -251,6 +269,7 @@ impl NativeVecEnv {
             obs_dim,
             current: None,
             gil_wait: Duration::ZERO,
+            last_step: Duration::ZERO,
         })
     }
 
