@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from ppo_nets import rnn_actor_network
 from tfdrive.networks import (
     actor_distribution_network,
     actor_distribution_rnn_network,
@@ -44,14 +45,7 @@ def categorical_net():
 
 @pytest.fixture(scope="module")
 def rnn_net():
-    return actor_distribution_rnn_network.ActorDistributionRnnNetwork(
-        OBS,
-        DISCRETE,
-        input_fc_layer_params=(6,),
-        lstm_size=(4,),
-        output_fc_layer_params=(5,),
-        seed=2,
-    )
+    return rnn_actor_network(DISCRETE)
 
 
 def test_protocol_helpers(categorical_net):

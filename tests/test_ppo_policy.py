@@ -5,20 +5,13 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from ppo_nets import DISCRETE, OBS, TS_SPEC, ff_networks, rnn_networks
 from tfdrive.agents.ppo import ppo_policy
-from tfdrive.networks import (
-    actor_distribution_network,
-    actor_distribution_rnn_network,
-    value_network,
-    value_rnn_network,
-)
+from tfdrive.networks import actor_distribution_network
 from tfdrive.specs import tensor_spec
 from tfdrive.trajectories import time_step as ts
 from tfdrive.utils import tensor_normalizer
 
-OBS = tensor_spec.TensorSpec((3,), tf.float32)
-TS_SPEC = ts.time_step_spec(OBS)
-DISCRETE = tensor_spec.BoundedTensorSpec((), tf.int64, 0, 2)
 CONTINUOUS = tensor_spec.BoundedTensorSpec((2,), tf.float32, -1.0, 1.0)
 
 
@@ -35,27 +28,12 @@ def obs():
 
 @pytest.fixture(scope="module")
 def nets():
-    actor = actor_distribution_network.ActorDistributionNetwork(
-        OBS, DISCRETE, fc_layer_params=(8,), seed=0
-    )
-    value = value_network.ValueNetwork(OBS, fc_layer_params=(8,), seed=1)
-    return actor, value
+    return ff_networks()
 
 
 @pytest.fixture(scope="module")
 def rnn_nets():
-    actor = actor_distribution_rnn_network.ActorDistributionRnnNetwork(
-        OBS,
-        CONTINUOUS,
-        input_fc_layer_params=(6,),
-        lstm_size=(4,),
-        output_fc_layer_params=(5,),
-        seed=2,
-    )
-    value = value_rnn_network.ValueRnnNetwork(
-        OBS, input_fc_layer_params=(6,), lstm_size=(3,), output_fc_layer_params=(5,), seed=3
-    )
-    return actor, value
+    return rnn_networks(CONTINUOUS)
 
 
 @pytest.fixture(scope="module")

@@ -9,20 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from ppo_nets import DISCRETE, OBS, TS_SPEC, ff_networks, rnn_networks
 from tfdrive.agents.ppo import ppo_policy
-from tfdrive.networks import (
-    actor_distribution_network,
-    actor_distribution_rnn_network,
-    value_network,
-    value_rnn_network,
-)
+from tfdrive.networks import actor_distribution_network, value_network
 from tfdrive.policies import policy_saver, py_tf_eager_policy
 from tfdrive.specs import array_spec, tensor_spec
 from tfdrive.trajectories import time_step as ts
-
-OBS = tensor_spec.TensorSpec((3,), tf.float32)
-TS_SPEC = ts.time_step_spec(OBS)
-DISCRETE = tensor_spec.BoundedTensorSpec((), tf.int64, 0, 2)
 
 
 class CountingPPOPolicy(ppo_policy.PPOPolicy):
@@ -37,27 +29,12 @@ class CountingPPOPolicy(ppo_policy.PPOPolicy):
 
 @pytest.fixture(scope="module")
 def ff_policy():
-    actor = actor_distribution_network.ActorDistributionNetwork(
-        OBS, DISCRETE, fc_layer_params=(8,), seed=0
-    )
-    value = value_network.ValueNetwork(OBS, fc_layer_params=(8,), seed=1)
-    return CountingPPOPolicy(TS_SPEC, DISCRETE, actor, value)
+    return CountingPPOPolicy(TS_SPEC, DISCRETE, *ff_networks())
 
 
 @pytest.fixture(scope="module")
 def rnn_policy():
-    actor = actor_distribution_rnn_network.ActorDistributionRnnNetwork(
-        OBS,
-        DISCRETE,
-        input_fc_layer_params=(6,),
-        lstm_size=(4,),
-        output_fc_layer_params=(5,),
-        seed=2,
-    )
-    value = value_rnn_network.ValueRnnNetwork(
-        OBS, input_fc_layer_params=(6,), lstm_size=(3,), output_fc_layer_params=(5,), seed=3
-    )
-    return ppo_policy.PPOPolicy(TS_SPEC, DISCRETE, actor, value)
+    return ppo_policy.PPOPolicy(TS_SPEC, DISCRETE, *rnn_networks(DISCRETE))
 
 
 @pytest.fixture(scope="module")

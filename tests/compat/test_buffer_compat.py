@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+from compat_helpers import Recorder, assert_nest_equal
 from tf_agents.drivers import py_driver as tfa_py_driver
 from tf_agents.drivers import test_utils as tfa_mocks
 from tf_agents.environments import batched_py_environment as tfa_batched
@@ -19,23 +20,6 @@ from tf_agents.trajectories import time_step as tfa_ts
 
 from tfdrive.drivers import py_driver
 from tfdrive.replay_buffers import TrajectoryBuffer
-
-
-class Recorder:
-    def __init__(self):
-        self.items = []
-
-    def __call__(self, item):
-        self.items.append(item)
-
-
-def assert_nest_equal(got, want):
-    tf.nest.assert_same_structure(got, want)
-    for g, w in zip(tf.nest.flatten(got), tf.nest.flatten(want), strict=True):
-        g, w = np.asarray(g), np.asarray(w)
-        assert g.dtype == w.dtype, (g.dtype, w.dtype)
-        assert g.shape == w.shape, (g.shape, w.shape)
-        np.testing.assert_array_equal(g, w)
 
 
 def stacked(spec, items, batch_size):

@@ -94,11 +94,7 @@ class ActorDistributionNetwork(network.DistributionNetwork):
             discrete_projection_net=discrete_projection_net,
             continuous_projection_net=continuous_projection_net,
         )
-        if len(tf.nest.flatten(input_tensor_spec)) > 1 and preprocessing_combiner is None:
-            raise ValueError(
-                "preprocessing_combiner is required for a nested input_tensor_spec: "
-                f"{input_tensor_spec}"
-            )
+        layers.require_combiner(input_tensor_spec, preprocessing_combiner)
         rng = layers.make_rng(seed)
         in_units = layers.input_units(input_tensor_spec, preprocessing_combiner)
         with tf.name_scope(name):

@@ -191,6 +191,21 @@ def reject_unsupported(**options: Any) -> None:
             raise NotImplementedError(f"tfdrive networks do not support `{key}`.")
 
 
+def require_combiner(input_tensor_spec: Any, combiner: Callable[[list], tf.Tensor] | None) -> None:
+    """Raises `ValueError` for a nested `input_tensor_spec` without a combiner."""
+    if len(tf.nest.flatten(input_tensor_spec)) > 1 and combiner is None:
+        raise ValueError(
+            "preprocessing_combiner is required for a nested input_tensor_spec: "
+            f"{input_tensor_spec}"
+        )
+
+
+def value_head(in_units: int, rng: np.random.Generator) -> Dense:
+    """The scalar value layer: ``Dense(1)``, kernel uniform in ``±0.03``, zero bias."""
+    kernel = rng.uniform(-0.03, 0.03, size=[in_units, 1]).astype(np.float32)
+    return Dense(in_units, 1, None, kernel, name="value")
+
+
 def input_units(input_tensor_spec: Any, combiner: Callable[[list], tf.Tensor] | None) -> int:
     """Feature size after flattening (and combining) one observation."""
     sizes = [

@@ -54,11 +54,7 @@ class LSTMEncodingNetwork(network.Network):
         )
         if not lstm_size:
             raise ValueError("Need to provide either custom rnn_construction_fn or lstm_size.")
-        if len(tf.nest.flatten(input_tensor_spec)) > 1 and preprocessing_combiner is None:
-            raise ValueError(
-                "preprocessing_combiner is required for a nested input_tensor_spec: "
-                f"{input_tensor_spec}"
-            )
+        layers.require_combiner(input_tensor_spec, preprocessing_combiner)
         rng = layers.make_rng(seed)
 
         def fan_in_init(shape: Sequence[int]) -> np.ndarray:

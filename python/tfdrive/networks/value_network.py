@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import tensorflow as tf
 
 from tfdrive.networks import layers, network
@@ -49,11 +48,7 @@ class ValueNetwork(network.Network):
             dropout_layer_params=dropout_layer_params,
             kernel_initializer=kernel_initializer,
         )
-        if len(tf.nest.flatten(input_tensor_spec)) > 1 and preprocessing_combiner is None:
-            raise ValueError(
-                "preprocessing_combiner is required for a nested input_tensor_spec: "
-                f"{input_tensor_spec}"
-            )
+        layers.require_combiner(input_tensor_spec, preprocessing_combiner)
         super().__init__(input_tensor_spec=input_tensor_spec, state_spec=(), name=name)
         rng = layers.make_rng(seed)
         in_units = layers.input_units(input_tensor_spec, preprocessing_combiner)
@@ -65,10 +60,7 @@ class ValueNetwork(network.Network):
                 lambda s: layers.glorot_uniform(s, rng),
                 name="encoder",
             )
-            n = self._encoder.out_units
-            self._postprocessing_layers = layers.Dense(
-                n, 1, None, rng.uniform(-0.03, 0.03, size=[n, 1]).astype(np.float32), name="value"
-            )
+            self._postprocessing_layers = layers.value_head(self._encoder.out_units, rng)
         self._combiner = preprocessing_combiner
         self._output_spec = tf.TensorSpec([], tf.float32)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import tensorflow as tf
 
 from tfdrive.networks import layers, network
@@ -55,11 +54,8 @@ class ValueRnnNetwork(network.Network):
             name=name,
         )
         rng = layers.make_rng(None if seed is None else seed + 1)
-        n = lstm_encoder.out_units
         with tf.name_scope(name):
-            postprocessing = layers.Dense(
-                n, 1, None, rng.uniform(-0.03, 0.03, size=[n, 1]).astype(np.float32), name="value"
-            )
+            postprocessing = layers.value_head(lstm_encoder.out_units, rng)
         super().__init__(
             input_tensor_spec=input_tensor_spec, state_spec=lstm_encoder.state_spec, name=name
         )

@@ -187,76 +187,51 @@ _HELPER_DOC = """
     """
 
 
-def first(observation, action, policy_info, reward, discount):
-    return _create_trajectory(
-        observation,
-        action,
-        policy_info,
-        reward,
-        discount,
-        step_type=ts.StepType.FIRST,
-        next_step_type=ts.StepType.MID,
-        name_scope="trajectory_first",
-    )
+def _step_helper(name, step_type, next_step_type, summary):
+    """A public helper building a trajectory step from `step_type` to `next_step_type`."""
+
+    def helper(observation, action, policy_info, reward, discount):
+        return _create_trajectory(
+            observation,
+            action,
+            policy_info,
+            reward,
+            discount,
+            step_type=step_type,
+            next_step_type=next_step_type,
+            name_scope=f"trajectory_{name}",
+        )
+
+    helper.__name__ = helper.__qualname__ = name
+    helper.__doc__ = summary + _HELPER_DOC
+    return helper
 
 
-def mid(observation, action, policy_info, reward, discount):
-    return _create_trajectory(
-        observation,
-        action,
-        policy_info,
-        reward,
-        discount,
-        step_type=ts.StepType.MID,
-        next_step_type=ts.StepType.MID,
-        name_scope="trajectory_mid",
-    )
-
-
-def last(observation, action, policy_info, reward, discount):
-    return _create_trajectory(
-        observation,
-        action,
-        policy_info,
-        reward,
-        discount,
-        step_type=ts.StepType.MID,
-        next_step_type=ts.StepType.LAST,
-        name_scope="trajectory_last",
-    )
-
-
-def single_step(observation, action, policy_info, reward, discount):
-    return _create_trajectory(
-        observation,
-        action,
-        policy_info,
-        reward,
-        discount,
-        step_type=ts.StepType.FIRST,
-        next_step_type=ts.StepType.LAST,
-        name_scope="trajectory_single_step",
-    )
-
-
-def boundary(observation, action, policy_info, reward, discount):
-    return _create_trajectory(
-        observation,
-        action,
-        policy_info,
-        reward,
-        discount,
-        step_type=ts.StepType.LAST,
-        next_step_type=ts.StepType.FIRST,
-        name_scope="trajectory_boundary",
-    )
-
-
-first.__doc__ = "A trajectory step from FIRST to MID (an episode's first step)." + _HELPER_DOC
-mid.__doc__ = "A trajectory step from MID to MID." + _HELPER_DOC
-last.__doc__ = "A trajectory step from MID to LAST (an episode's final step)." + _HELPER_DOC
-single_step.__doc__ = "A trajectory step from FIRST to LAST (a one-step episode)." + _HELPER_DOC
-boundary.__doc__ = "A trajectory step from LAST to FIRST (between two episodes)." + _HELPER_DOC
+first = _step_helper(
+    "first",
+    ts.StepType.FIRST,
+    ts.StepType.MID,
+    "A trajectory step from FIRST to MID (an episode's first step).",
+)
+mid = _step_helper("mid", ts.StepType.MID, ts.StepType.MID, "A trajectory step from MID to MID.")
+last = _step_helper(
+    "last",
+    ts.StepType.MID,
+    ts.StepType.LAST,
+    "A trajectory step from MID to LAST (an episode's final step).",
+)
+single_step = _step_helper(
+    "single_step",
+    ts.StepType.FIRST,
+    ts.StepType.LAST,
+    "A trajectory step from FIRST to LAST (a one-step episode).",
+)
+boundary = _step_helper(
+    "boundary",
+    ts.StepType.LAST,
+    ts.StepType.FIRST,
+    "A trajectory step from LAST to FIRST (between two episodes).",
+)
 
 
 def _maybe_static_outer_dim(t):

@@ -701,11 +701,8 @@ def split_nested_tensors(tensors, specs, num_or_size_splits):
     Raises:
       ValueError: a leaf has no batch dimension or mismatches its spec.
     """
-    flat_tensors, flat_shapes = _flatten_and_check_shape_nested_tensors(tensors, specs)
-    lists = []
-    for tensor, shape in zip(flat_tensors, flat_shapes, strict=False):
-        if len(_leaf_shape(tensor)) == len(_dims(shape)):
-            raise ValueError("Can only split tensors with a batch dimension.")
+
+    def split(tensor):
         if is_tensor(tensor):
             tf = _loaded_tf()
             if isinstance(tensor, tf.SparseTensor):
@@ -714,16 +711,13 @@ def split_nested_tensors(tensors, specs, num_or_size_splits):
                         "Saw a SparseTensor, for which num_or_size_splits must be a "
                         f"scalar.  But it is not: {num_or_size_splits}"
                     )
-                parts = tf.sparse.split(sp_input=tensor, num_split=num_or_size_splits, axis=0)
-            else:
-                parts = tf.split(tensor, num_or_size_splits)
-        else:
-            if isinstance(num_or_size_splits, numbers.Integral):
-                parts = np.split(tensor, num_or_size_splits)
-            else:
-                parts = np.split(tensor, np.cumsum(list(num_or_size_splits))[:-1])
-        lists.append(parts)
-    return [nest.pack_sequence_as(tensors, zipped) for zipped in zip(*lists, strict=False)]
+                return tf.sparse.split(sp_input=tensor, num_split=num_or_size_splits, axis=0)
+            return tf.split(tensor, num_or_size_splits)
+        if isinstance(num_or_size_splits, numbers.Integral):
+            return np.split(tensor, num_or_size_splits)
+        return np.split(tensor, np.cumsum(list(num_or_size_splits))[:-1])
+
+    return _split_batched_leaves(tensors, specs, "split", split)
 
 
 def unstack_nested_tensors(tensors, specs):
@@ -732,15 +726,29 @@ def unstack_nested_tensors(tensors, specs):
     Raises:
       ValueError: a leaf has no batch dimension or mismatches its spec.
     """
+
+    def unstack(tensor):
+        if is_tensor(tensor):
+            return _loaded_tf().unstack(tensor)
+        return [tensor[i] for i in range(len(tensor))]
+
+    return _split_batched_leaves(tensors, specs, "unstack", unstack)
+
+
+def _split_batched_leaves(tensors, specs, verb, split_leaf):
+    """Cuts every leaf of a batched nest with `split_leaf` into a list of parts;
+    returns the list of nests made of the i-th parts.
+
+    Raises:
+      ValueError: a leaf has no batch dimension ("Can only {verb} tensors ...")
+        or mismatches its spec.
+    """
     flat_tensors, flat_shapes = _flatten_and_check_shape_nested_tensors(tensors, specs)
     lists = []
     for tensor, shape in zip(flat_tensors, flat_shapes, strict=False):
         if len(_leaf_shape(tensor)) == len(_dims(shape)):
-            raise ValueError("Can only unstack tensors with a batch dimension.")
-        if is_tensor(tensor):
-            lists.append(_loaded_tf().unstack(tensor))
-        else:
-            lists.append([tensor[i] for i in range(len(tensor))])
+            raise ValueError(f"Can only {verb} tensors with a batch dimension.")
+        lists.append(split_leaf(tensor))
     return [nest.pack_sequence_as(tensors, zipped) for zipped in zip(*lists, strict=False)]
 
 

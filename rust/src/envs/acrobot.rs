@@ -1,9 +1,9 @@
 //! Acrobot-v1 (Gymnasium's `AcrobotEnv`, "book" dynamics, RK4 over one
 //! 0.2 s step, 500-step limit).
 
-use super::cartpole::{discrete_spec, typed_i64};
+use super::cartpole::discrete_spec;
 use super::rng::EnvRng;
-use super::{ActionSpec, Actions, Dynamics, ObservationSpec};
+use super::{ActionSpec, Dynamics, ObservationSpec};
 use std::f64::consts::PI;
 
 const DT: f64 = 0.2;
@@ -77,16 +77,7 @@ impl Dynamics for Acrobot {
     }
 
     fn observation_spec() -> ObservationSpec {
-        let high = [1.0f32, 1.0, 1.0, 1.0, MAX_VEL_1 as f32, MAX_VEL_2 as f32];
-        ObservationSpec {
-            shape: vec![6],
-            minimum: high.iter().map(|h| -h).collect(),
-            maximum: high.to_vec(),
-        }
-    }
-
-    fn typed(actions: Actions<'_>) -> Option<&[i64]> {
-        typed_i64(actions)
+        ObservationSpec::symmetric(&[1.0, 1.0, 1.0, 1.0, MAX_VEL_1 as f32, MAX_VEL_2 as f32])
     }
 
     #[inline]

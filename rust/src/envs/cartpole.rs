@@ -1,7 +1,7 @@
 //! CartPole-v1 (Gymnasium's `CartPoleEnv`, Euler integrator, 500-step limit).
 
 use super::rng::EnvRng;
-use super::{ActionSpec, Actions, Dtype, Dynamics, ObservationSpec};
+use super::{ActionSpec, Dtype, Dynamics, ObservationSpec};
 
 const GRAVITY: f64 = 9.8;
 const MASS_CART: f64 = 1.0;
@@ -66,13 +66,6 @@ pub(super) fn discrete_spec(n: i64) -> ActionSpec {
     }
 }
 
-pub(super) fn typed_i64(actions: Actions<'_>) -> Option<&[i64]> {
-    match actions {
-        Actions::Int64(a) => Some(a),
-        Actions::Float32(_) => None,
-    }
-}
-
 impl Dynamics for CartPole {
     const NAME: &'static str = "CartPole-v1";
     const OBS_DIM: usize = 4;
@@ -85,21 +78,12 @@ impl Dynamics for CartPole {
     }
 
     fn observation_spec() -> ObservationSpec {
-        let high = [
+        ObservationSpec::symmetric(&[
             (X_THRESHOLD * 2.0) as f32,
             f32::INFINITY,
             (THETA_THRESHOLD * 2.0) as f32,
             f32::INFINITY,
-        ];
-        ObservationSpec {
-            shape: vec![4],
-            minimum: high.iter().map(|h| -h).collect(),
-            maximum: high.to_vec(),
-        }
-    }
-
-    fn typed(actions: Actions<'_>) -> Option<&[i64]> {
-        typed_i64(actions)
+        ])
     }
 
     #[inline]

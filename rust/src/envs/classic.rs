@@ -17,14 +17,17 @@ pub trait Dynamics: Copy + Send + Sync + 'static {
     /// Gymnasium's `max_episode_steps`.
     const MAX_EPISODE_STEPS: u32;
     /// `i64` for `Discrete` action spaces, `f32` for `Box`.
-    type Action: Copy + Send + Sync + 'static;
+    type Action: ActionElement;
 
     /// One env's action spec.
     fn action_spec() -> ActionSpec;
     /// One env's observation spec (Gymnasium's `observation_space`).
     fn observation_spec() -> ObservationSpec;
     /// The action elements if `actions` has this env's dtype.
-    fn typed(actions: Actions<'_>) -> Option<&[Self::Action]>;
+    #[inline]
+    fn typed(actions: Actions<'_>) -> Option<&[Self::Action]> {
+        Self::Action::typed(actions)
+    }
     /// The action element as f64 when it is outside the spec's bounds (or NaN).
     fn out_of_bounds(a: Self::Action) -> Option<f64>;
     /// A fresh initial state drawn from `rng` (Gymnasium's `reset`).
@@ -54,6 +57,32 @@ pub trait Dynamics: Copy + Send + Sync + 'static {
     fn state(&self) -> Vec<f64>;
     /// The dynamics in a given Gymnasium state.
     fn from_state(state: &[f64]) -> Self;
+}
+
+/// An action element type (`i64` or `f32`), picked out of [`Actions`] by dtype.
+pub trait ActionElement: Copy + Send + Sync + 'static {
+    /// The elements if `actions` has this dtype.
+    fn typed(actions: Actions<'_>) -> Option<&[Self]>;
+}
+
+impl ActionElement for i64 {
+    #[inline]
+    fn typed(actions: Actions<'_>) -> Option<&[i64]> {
+        match actions {
+            Actions::Int64(a) => Some(a),
+            Actions::Float32(_) => None,
+        }
+    }
+}
+
+impl ActionElement for f32 {
+    #[inline]
+    fn typed(actions: Actions<'_>) -> Option<&[f32]> {
+        match actions {
+            Actions::Float32(a) => Some(a),
+            Actions::Int64(_) => None,
+        }
+    }
 }
 
 /// Envs advanced together by [`Dynamics::step_block`].

@@ -136,6 +136,17 @@ pub struct ObservationSpec {
     pub maximum: Vec<f32>,
 }
 
+impl ObservationSpec {
+    /// The spec of a vector bounded by `[-high, high]` elementwise.
+    pub(crate) fn symmetric(high: &[f32]) -> Self {
+        ObservationSpec {
+            shape: vec![high.len()],
+            minimum: high.iter().map(|h| -h).collect(),
+            maximum: high.to_vec(),
+        }
+    }
+}
+
 /// Why a step was refused. Nothing is mutated when a step fails.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EnvError {

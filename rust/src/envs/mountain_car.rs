@@ -1,22 +1,13 @@
 //! MountainCar-v0 and MountainCarContinuous-v0 (Gymnasium's `MountainCarEnv`
 //! and `Continuous_MountainCarEnv`; 200- and 999-step limits).
 
-use super::cartpole::{discrete_spec, typed_i64};
-use super::pendulum::typed_f32;
+use super::cartpole::discrete_spec;
 use super::rng::EnvRng;
-use super::{ActionSpec, Actions, Dtype, Dynamics, ObservationSpec};
+use super::{ActionSpec, Dtype, Dynamics, ObservationSpec};
 
 const MIN_POSITION: f64 = -1.2;
 const MAX_POSITION: f64 = 0.6;
 const MAX_SPEED: f64 = 0.07;
-
-fn observation_spec() -> ObservationSpec {
-    ObservationSpec {
-        shape: vec![2],
-        minimum: vec![MIN_POSITION as f32, -MAX_SPEED as f32],
-        maximum: vec![MAX_POSITION as f32, MAX_SPEED as f32],
-    }
-}
 
 /// Gymnasium's shared tail of a step: clip velocity, move, clip position,
 /// stop at the left wall.
@@ -30,6 +21,46 @@ fn advance(position: f64, velocity: f64) -> (f64, f64) {
         velocity
     };
     (position, velocity)
+}
+
+/// The [`Dynamics`] items both cars share: the observation spec, a reset at
+/// rest with the position drawn from `uniform(-0.6, -0.4)`, observation and
+/// state `(position, velocity)`.
+macro_rules! car_state_items {
+    () => {
+        fn observation_spec() -> ObservationSpec {
+            ObservationSpec {
+                shape: vec![2],
+                minimum: vec![MIN_POSITION as f32, -MAX_SPEED as f32],
+                maximum: vec![MAX_POSITION as f32, MAX_SPEED as f32],
+            }
+        }
+
+        #[inline]
+        fn reset(rng: &mut EnvRng) -> Self {
+            Self {
+                position: rng.uniform(-0.6, -0.4),
+                velocity: 0.0,
+            }
+        }
+
+        #[inline]
+        fn observe(&self, obs: &mut [f32]) {
+            obs[0] = self.position as f32;
+            obs[1] = self.velocity as f32;
+        }
+
+        fn state(&self) -> Vec<f64> {
+            vec![self.position, self.velocity]
+        }
+
+        fn from_state(s: &[f64]) -> Self {
+            Self {
+                position: s[0],
+                velocity: s[1],
+            }
+        }
+    };
 }
 
 /// The mountain-car state `(position, velocity)` in float64.
@@ -50,25 +81,9 @@ impl Dynamics for MountainCar {
         discrete_spec(3)
     }
 
-    fn observation_spec() -> ObservationSpec {
-        observation_spec()
-    }
-
-    fn typed(actions: Actions<'_>) -> Option<&[i64]> {
-        typed_i64(actions)
-    }
-
     #[inline]
     fn out_of_bounds(a: i64) -> Option<f64> {
         (!(0..=2).contains(&a)).then_some(a as f64)
-    }
-
-    #[inline]
-    fn reset(rng: &mut EnvRng) -> Self {
-        MountainCar {
-            position: rng.uniform(-0.6, -0.4),
-            velocity: 0.0,
-        }
     }
 
     #[inline]
@@ -82,22 +97,7 @@ impl Dynamics for MountainCar {
         (-1.0, position >= 0.5 && velocity >= 0.0)
     }
 
-    #[inline]
-    fn observe(&self, obs: &mut [f32]) {
-        obs[0] = self.position as f32;
-        obs[1] = self.velocity as f32;
-    }
-
-    fn state(&self) -> Vec<f64> {
-        vec![self.position, self.velocity]
-    }
-
-    fn from_state(s: &[f64]) -> Self {
-        MountainCar {
-            position: s[0],
-            velocity: s[1],
-        }
-    }
+    car_state_items!();
 }
 
 /// The continuous mountain-car state `(position, velocity)`; Gymnasium stores
@@ -124,25 +124,9 @@ impl Dynamics for MountainCarContinuous {
         }
     }
 
-    fn observation_spec() -> ObservationSpec {
-        observation_spec()
-    }
-
-    fn typed(actions: Actions<'_>) -> Option<&[f32]> {
-        typed_f32(actions)
-    }
-
     #[inline]
     fn out_of_bounds(a: f32) -> Option<f64> {
         (!(-1.0..=1.0).contains(&a)).then_some(a as f64)
-    }
-
-    #[inline]
-    fn reset(rng: &mut EnvRng) -> Self {
-        MountainCarContinuous {
-            position: rng.uniform(-0.6, -0.4),
-            velocity: 0.0,
-        }
     }
 
     #[inline]
@@ -159,20 +143,5 @@ impl Dynamics for MountainCarContinuous {
         (reward as f32, terminated)
     }
 
-    #[inline]
-    fn observe(&self, obs: &mut [f32]) {
-        obs[0] = self.position as f32;
-        obs[1] = self.velocity as f32;
-    }
-
-    fn state(&self) -> Vec<f64> {
-        vec![self.position, self.velocity]
-    }
-
-    fn from_state(s: &[f64]) -> Self {
-        MountainCarContinuous {
-            position: s[0],
-            velocity: s[1],
-        }
-    }
+    car_state_items!();
 }

@@ -1,7 +1,7 @@
 //! Pendulum-v1 (Gymnasium's `PendulumEnv`, g = 10, 200-step limit).
 
 use super::rng::EnvRng;
-use super::{ActionSpec, Actions, Dtype, Dynamics, ObservationSpec};
+use super::{ActionSpec, Dtype, Dynamics, ObservationSpec};
 use std::f64::consts::PI;
 
 const MAX_SPEED: f64 = 8.0;
@@ -16,13 +16,6 @@ const L: f64 = 1.0;
 pub struct Pendulum {
     pub theta: f64,
     pub theta_dot: f64,
-}
-
-pub(super) fn typed_f32(actions: Actions<'_>) -> Option<&[f32]> {
-    match actions {
-        Actions::Float32(a) => Some(a),
-        Actions::Int64(_) => None,
-    }
 }
 
 /// `((x + pi) mod 2 pi) - pi` with Python's floor modulo.
@@ -48,16 +41,7 @@ impl Dynamics for Pendulum {
     }
 
     fn observation_spec() -> ObservationSpec {
-        let high = [1.0f32, 1.0, MAX_SPEED as f32];
-        ObservationSpec {
-            shape: vec![3],
-            minimum: high.iter().map(|h| -h).collect(),
-            maximum: high.to_vec(),
-        }
-    }
-
-    fn typed(actions: Actions<'_>) -> Option<&[f32]> {
-        typed_f32(actions)
+        ObservationSpec::symmetric(&[1.0, 1.0, MAX_SPEED as f32])
     }
 
     #[inline]

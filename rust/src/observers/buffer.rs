@@ -143,14 +143,25 @@ impl<C: AsMut<[u8]>> TrajectoryRing<C> {
             });
         }
         for (column, (leaf, &bytes)) in batch_leaves.iter().zip(&self.item_bytes).enumerate() {
-            let expected = self.batch_size * bytes;
-            if leaf.len() != expected {
-                return Err(BufferError::LeafBytes {
-                    column,
-                    expected,
-                    got: leaf.len(),
-                });
-            }
+            self.check_leaf_bytes(column, leaf, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that leaf `column`'s batch holds `batch_size` items of `bytes`.
+    fn check_leaf_bytes(
+        &self,
+        column: usize,
+        leaf: &[u8],
+        bytes: usize,
+    ) -> Result<(), BufferError> {
+        let expected = self.batch_size * bytes;
+        if leaf.len() != expected {
+            return Err(BufferError::LeafBytes {
+                column,
+                expected,
+                got: leaf.len(),
+            });
         }
         Ok(())
     }
@@ -176,14 +187,7 @@ impl<C: AsMut<[u8]>> TrajectoryRing<C> {
             expected: columns,
             got: column + 1,
         })?;
-        let expected = self.batch_size * bytes;
-        if leaf.len() != expected {
-            return Err(BufferError::LeafBytes {
-                column,
-                expected,
-                got: leaf.len(),
-            });
-        }
+        self.check_leaf_bytes(column, leaf, bytes)?;
         if bytes == 0 {
             return Ok(());
         }
