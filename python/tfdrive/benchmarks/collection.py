@@ -91,6 +91,15 @@ class _Collector:
         stats = self.run()
         return stats.num_steps / stats.seconds
 
+    def steps_per_s_over(self, seconds: float) -> float:
+        """Steps/s over repeated runs lasting `seconds` in all (for slowed-down runs)."""
+        steps, elapsed = 0, 0.0
+        while elapsed < seconds:
+            stats = self.run()
+            steps += stats.num_steps
+            elapsed += stats.seconds
+        return steps / elapsed
+
 
 def _policy_ceiling(policy: Any, time_step: Any, state: Any, calls: int, batch: int):
     def measure() -> float:
@@ -136,6 +145,7 @@ def batch_sweep(
                 ceiling,
                 ours,
                 f"{ours / ceiling:.1%}",
+                f"{stats.stages['policy'] / stats.seconds:.1%}",
                 *(stages[k] for k in ("policy", "env", "assembly", "observers", "other")),
             ]
         )
@@ -150,6 +160,7 @@ def batch_sweep(
             "policy-only ceiling steps/s",
             "tfdrive steps/s",
             "of ceiling",
+            "policy share of the loop",
             "policy µs/it",
             "env µs/it",
             "assembly µs/it",
@@ -167,8 +178,10 @@ def observer_overhead(batch=256, hidden=(64, 64), seconds=0.5, repeats=7) -> dic
     setup = NativeSetup(batch, hidden)
     bare = setup.collector(seconds=seconds)
     observed = setup.collector(_all_metrics(), seconds=seconds)
+    timed = setup.collector(_all_metrics(), seconds=seconds, timing=True)
     bare.run()
     observed.run()
+    timed.run()
     samples = common.interleaved(
         {"no observers": bare.steps_per_s, "all 6 native metrics": observed.steps_per_s}, repeats
     )
@@ -178,6 +191,10 @@ def observer_overhead(batch=256, hidden=(64, 64), seconds=0.5, repeats=7) -> dic
         [k, v, f"{(base - v) / base:+.1%}" if k != "no observers" else "-"]
         for k, v in medians.items()
     ]
+    # The observers' own time, from the driver's stage timing: immune to the
+    # policy's run-to-run noise, which dominates the throughput comparison.
+    share = [s.stages["observers"] / s.seconds for s in (timed.run() for _ in range(repeats))]
+    rows.append(["observers' share of the loop (stage timing)", "-", f"{np.median(share):.1%}"])
     table = common.table(["variant", "env steps/s", "overhead"], rows)
     title = f"observer overhead: PPO on {batch} native CartPoles, medians of {repeats}"
     return {"title": title, "table": table, "results": samples}
@@ -223,6 +240,10 @@ def _tf_agents_stack(num_envs: int, hidden: tuple[int, ...], max_steps: int):
         use_tf_function=True,
         batch_time_steps=num_envs == 1,
     )
+    if num_envs > 1:
+        # TF-Agents' wrapper returns tensors without batch_time_steps, which its
+        # BatchedPyEnvironment cannot unstack into Gym actions: convert them.
+        policy = _NumpyActions(policy)
     driver = py_driver.PyDriver(env, policy, [], max_steps=max_steps)
     holder = {"ts": env.reset(), "ps": policy.get_initial_state(env.batch_size or 1)}
 
@@ -232,6 +253,22 @@ def _tf_agents_stack(num_envs: int, hidden: tuple[int, ...], max_steps: int):
         return max_steps / (time.perf_counter() - start)
 
     return measure
+
+
+class _NumpyActions:
+    """A PyPolicy whose action step's tensors are converted to numpy."""
+
+    def __init__(self, policy: Any):
+        self._policy = policy
+
+    def action(self, time_step: Any, policy_state: Any = ()) -> Any:
+        import tensorflow as tf
+
+        step = self._policy.action(time_step, policy_state)
+        return tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, step)
+
+    def get_initial_state(self, batch_size: Any = None) -> Any:
+        return self._policy.get_initial_state(batch_size)
 
 
 def python_envs(num_envs=(1, 64), hidden=(64, 64), iterations=1000, repeats=5) -> dict:

@@ -51,13 +51,17 @@ def interleaved(variants: dict[str, Callable[[], float]], repeats: int) -> dict[
     return samples
 
 
-def per_call_us(fn: Callable[[int], Any], n: int) -> Callable[[], float]:
-    """A variant that times `fn(n)` and returns microseconds per iteration."""
+def per_call_us(fn: Callable[[int], int | None], n: int) -> Callable[[], float]:
+    """A variant that times `fn(n)` and returns microseconds per iteration.
+
+    `fn` returns how many iterations it ran (None: `n`), e.g. a driver whose
+    step limit excludes boundary transitions runs more iterations than steps.
+    """
 
     def run() -> float:
         start = time.perf_counter()
-        fn(n)
-        return (time.perf_counter() - start) / n * 1e6
+        iterations = fn(n)
+        return (time.perf_counter() - start) / (iterations or n) * 1e6
 
     return run
 

@@ -111,7 +111,12 @@ def bare_loop(env, policy, n, time_step, policy_state):
 
 
 def scenario(name, env, policy, n, tf_agents_driver_cls=None, policy_state=()):
-    """Variants over one env/policy pair, each a callable(n) -> None."""
+    """Variants over one env/policy pair: callables(n) returning the iterations run.
+
+    Drivers stop after `n` steps, which takes more iterations when episodes
+    are short (boundary transitions are no steps); the trajectory counter
+    tells how many.
+    """
     state = {"ts": env.reset(), "ps": policy_state}
     counter = Counter()
     tfdrive_driver = PyDriver(env, policy, [counter], max_steps=n)
@@ -119,23 +124,25 @@ def scenario(name, env, policy, n, tf_agents_driver_cls=None, policy_state=()):
 
     def floor(k):
         state["ts"], state["ps"] = bare_loop(env, policy, k, state["ts"], state["ps"])
+        return k
 
-    def python(k):
-        state["ts"], state["ps"] = python_loop(env, policy, [counter], k, state["ts"], state["ps"])
+    def counted(run):
+        def variant(k):
+            before = counter.n
+            state["ts"], state["ps"] = run(k, state["ts"], state["ps"])
+            return counter.n - before
 
-    def tfdrive_(k):
-        state["ts"], state["ps"] = tfdrive_driver.run(state["ts"], state["ps"])
+        return variant
+
+    python = counted(lambda k, ts, ps: python_loop(env, policy, [counter], k, ts, ps))
+    tfdrive_ = counted(lambda k, ts, ps: tfdrive_driver.run(ts, ps))
 
     variants["env+policy"] = floor
     variants["python loop"] = python
     variants["tfdrive"] = tfdrive_
     if tf_agents_driver_cls is not None:
         tfa = tf_agents_driver_cls(env, policy, [counter], max_steps=n)
-
-        def tf_agents_(k):
-            state["ts"], state["ps"] = tfa.run(state["ts"], state["ps"])
-
-        variants["tf-agents"] = tf_agents_
+        variants["tf-agents"] = counted(lambda k, ts, ps: tfa.run(ts, ps))
     return name, variants
 
 

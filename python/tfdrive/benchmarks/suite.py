@@ -52,15 +52,18 @@ def main(quick: bool = False, out: str = "bench-results") -> int:
     _section(report, stepping)
     results["env_stepping"] = stepping
 
+    # Many short alternations: a shared machine's noise averages out.
     sweep = collection.batch_sweep(
         sizes=(16, 256, 4096) if quick else (16, 256, 1024, 4096),
-        seconds=0.3 if quick else 1.0,
-        repeats=repeats,
+        seconds=0.15 if quick else 0.25,
+        repeats=5 if quick else 15,
     )
     _section(report, sweep)
     results["batch_sweep"] = sweep
 
-    observers = collection.observer_overhead(seconds=0.3 if quick else 1.0, repeats=repeats + 2)
+    observers = collection.observer_overhead(
+        seconds=0.15 if quick else 0.25, repeats=9 if quick else 21
+    )
     _section(report, observers)
     results["observer_overhead"] = observers
 
