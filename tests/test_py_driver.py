@@ -192,6 +192,22 @@ def test_no_positive_limit_is_rejected(max_steps, max_episodes):
         )
 
 
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"observers": 5}, "observers must be a list of callables; got int 5"),
+        ({"observers": "abc"}, "observers must be a list of callables; got str 'abc'"),
+        ({"observers": [print, 3]}, r"observers\[1\] is not callable: 3"),
+        ({"transition_observers": [None]}, r"transition_observers\[0\] is not callable: None"),
+        ({"info_observers": ["x"]}, r"info_observers\[0\] is not callable: 'x'"),
+    ],
+)
+def test_observers_that_are_not_callables_are_named(kwargs, message):
+    observers = kwargs.pop("observers", None)
+    with pytest.raises(TypeError, match=message):
+        PyDriver(CountingEnv(), AlternatingPolicy(), observers, max_steps=1, **kwargs)
+
+
 def test_a_negative_limit_beside_a_positive_one_runs_nothing():
     env, policy, rec = CountingEnv(), AlternatingPolicy(), Recorder()
     driver = PyDriver(env, policy, [rec], max_steps=-1, max_episodes=2)

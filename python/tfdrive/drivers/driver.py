@@ -3,8 +3,26 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+
+def _observer_list(argument: str, observers: Any) -> Any:
+    """`observers or []`, after checking it is a collection of callables.
+
+    Raises:
+      TypeError: naming `argument` and the index of the offending entry.
+    """
+    if not observers:
+        return []
+    if not isinstance(observers, Iterable) or isinstance(observers, (str, bytes)):
+        raise TypeError(
+            f"{argument} must be a list of callables; got {type(observers).__name__} {observers!r}"
+        )
+    for i, observer in enumerate(observers):
+        if not callable(observer):
+            raise TypeError(f"{argument}[{i}] is not callable: {observer!r}")
+    return observers
 
 
 class Driver(abc.ABC):
@@ -34,9 +52,9 @@ class Driver(abc.ABC):
     ):
         self._env = env
         self._policy = policy
-        self._observers = observers or []
-        self._transition_observers = transition_observers or []
-        self._info_observers = info_observers or []
+        self._observers = _observer_list("observers", observers)
+        self._transition_observers = _observer_list("transition_observers", transition_observers)
+        self._info_observers = _observer_list("info_observers", info_observers)
 
     @property
     def env(self) -> Any:

@@ -126,8 +126,8 @@ class PyDriver(driver.Driver):
     def last_run_stats(self) -> _core.RunStats | None:
         """What the last complete `run()` did: `num_steps`, `num_episodes`,
         `iterations` (policy calls), `seconds`, and `stages` (seconds per
-        stage: policy, env, assembly, observers, other) when the driver was
-        made with `timing=True`; None before the first run."""
+        stage: policy, env, gil_wait, assembly, observers, other) when the
+        driver was made with `timing=True`; None before the first run."""
         return self._last_run_stats
 
     @property
