@@ -106,10 +106,10 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
     driver = PyDriver(env, policy, metrics, max_steps=args.steps, progress=not args.quiet)
     time_step = env.reset()
     policy_state = policy.get_initial_state(env.batch_size or 1)
-    # One short run first: builds the policy's graph, so the timed run measures collection.
-    time_step, policy_state = PyDriver(env, policy, [], max_steps=env.batch_size or 1).run(
-        time_step, policy_state
-    )
+    # One short run first builds the policy's graph, so that the timed run
+    # measures collection; a reset after it lets the metrics see whole episodes.
+    PyDriver(env, policy, [], max_steps=env.batch_size or 1).run(time_step, policy_state)
+    time_step = env.reset()
     start = time.perf_counter()
     driver.run(time_step, policy_state)
     seconds = time.perf_counter() - start
