@@ -431,7 +431,7 @@ def test_progress_is_off_by_default(capsys):
 
 def test_last_run_stats_count_iterations_and_time_stages():
     env, policy, rec = CountingEnv(), AlternatingPolicy(), Recorder()
-    driver = PyDriver(env, policy, [rec], max_episodes=2, timing=True)
+    driver = PyDriver(env, policy, [rec], transition_observers=[rec], max_episodes=2, timing=True)
     assert driver.last_run_stats is None and driver.last_run_counts == (0, 0)
     driver.run(env.reset(), np.int32(2))
     stats = driver.last_run_stats

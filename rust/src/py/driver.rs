@@ -131,7 +131,7 @@ pub(crate) struct StageTimes {
     policy: Duration,
     /// `env.step`.
     env: Duration,
-    /// Building trajectories and transitions, reading step types, counting.
+    /// Building trajectories and transitions, reading step types.
     assembly: Duration,
     /// Observer calls: transition, trajectory (Python and native) and info.
     observers: Duration,
@@ -144,7 +144,6 @@ enum Stage {
     Policy,
     Env,
     Assembly,
-    Observers,
 }
 
 impl StageTimes {
@@ -153,7 +152,6 @@ impl StageTimes {
             Stage::Policy => &mut self.policy,
             Stage::Env => &mut self.env,
             Stage::Assembly => &mut self.assembly,
-            Stage::Observers => &mut self.observers,
         };
         *slot += since.elapsed();
     }
@@ -216,6 +214,31 @@ impl RunStats {
 fn native_env<'py>(env: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, NativeVecEnv>>> {
     let native = env.getattr_opt(intern!(env.py(), "_native_env"))?;
     Ok(native.and_then(|n| n.cast_into::<NativeVecEnv>().ok()))
+}
+
+/// Times the building of what observers receive, apart from their calls.
+struct AssemblyClock {
+    on: bool,
+    spent: Duration,
+}
+
+impl AssemblyClock {
+    fn new(on: bool) -> Self {
+        AssemblyClock {
+            on,
+            spent: Duration::ZERO,
+        }
+    }
+
+    fn time<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        if !self.on {
+            return f();
+        }
+        let start = Instant::now();
+        let out = f();
+        self.spent += start.elapsed();
+        out
+    }
 }
 
 /// Observer lists are read once per `run()`, so a list changed between two
@@ -310,21 +333,24 @@ impl<'py> PythonCollect<'py> {
         ])
     }
 
-    /// Hands the transition to every observer, in TF-Agents' order.
+    /// Hands the transition to every observer, in TF-Agents' order; returns
+    /// the time spent building what they receive (when timing).
     fn dispatch(
-        &mut self,
+        &self,
         time_step: &Bound<'py, PyAny>,
         action_step: &Bound<'py, PyAny>,
         state: &Bound<'py, PyAny>,
         next_time_step: &Bound<'py, PyAny>,
         step_types: &StepTypes<'py>,
         next_step_types: &StepTypes<'py>,
-    ) -> Result<()> {
+    ) -> Result<Duration> {
         let py = self.py;
+        let mut assembly = AssemblyClock::new(self.stages.is_some());
         if !self.transition_observers.is_empty() {
-            let action_step =
-                self.timed(Stage::Assembly, |c| c.with_input_state(action_step, state))?;
-            let transition = PyTuple::new(py, [time_step, &action_step, next_time_step])?;
+            let transition = assembly.time(|| {
+                let action_step = self.with_input_state(action_step, state)?;
+                PyTuple::new(py, [time_step, &action_step, next_time_step])
+            })?;
             for observer in &self.transition_observers {
                 observer.call1((&transition,))?;
             }
@@ -337,11 +363,11 @@ impl<'py> PythonCollect<'py> {
                 Observer::Python(observer) => {
                     let traj = match &traj {
                         Some(traj) => traj,
-                        None => {
+                        None => traj.insert(assembly.time(|| {
                             let fields =
                                 self.trajectory_fields(time_step, action_step, next_time_step)?;
-                            traj.insert(self.trajectory_type.call1(PyTuple::new(py, fields)?)?)
-                        }
+                            self.trajectory_type.call1(PyTuple::new(py, fields)?)
+                        })?),
                     };
                     observer.call1((traj,))?;
                 }
@@ -374,7 +400,7 @@ impl<'py> PythonCollect<'py> {
             let info = self.env.call_method0(intern!(py, "get_info"))?;
             observer.call1((info,))?;
         }
-        Ok(())
+        Ok(assembly.spent)
     }
 }
 
@@ -450,16 +476,20 @@ impl<'py> Collect for PythonCollect<'py> {
                 StepTypes::read(&next_step_type, "next_time_step.step_type")?,
             ))
         })?;
-        self.timed(Stage::Observers, |c| {
-            c.dispatch(
-                time_step,
-                action_step,
-                state,
-                next_time_step,
-                &step_types,
-                &next_step_types,
-            )
-        })?;
+        let start = self.stages.is_some().then(Instant::now);
+        let assembled = self.dispatch(
+            time_step,
+            action_step,
+            state,
+            next_time_step,
+            &step_types,
+            &next_step_types,
+        )?;
+        if let (Some(stages), Some(start)) = (&mut self.stages, start) {
+            let total = start.elapsed();
+            stages.assembly += assembled;
+            stages.observers += total.saturating_sub(assembled);
+        }
         Ok(trajectory::progress(
             step_types.as_slice(),
             next_step_types.as_slice(),
