@@ -26,7 +26,7 @@ class RunStats:
         """Wall time of the run."""
     @property
     def stages(self) -> dict[str, float] | None:
-        """Seconds per stage (policy, env, assembly, observers, other), or None
+        """Seconds per stage (policy, env, gil_wait, assembly, observers, other), or None
         unless run with timing=True."""
 
 class DriverCore:
