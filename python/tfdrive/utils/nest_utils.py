@@ -60,6 +60,10 @@ __all__ = [
 # Tensor detection without importing TensorFlow.
 
 
+# Values that are never tensors, recognised without asking TensorFlow.
+_NEVER_TENSORS = (np.ndarray, np.generic, int, float, complex, str, bytes, type(None))
+
+
 def _loaded_tf():
     """The `tensorflow` module if something already imported it, else None."""
     return sys.modules.get("tensorflow")
@@ -67,6 +71,8 @@ def _loaded_tf():
 
 def is_tensor(x):
     """True if `x` is a TensorFlow tensor (never imports TensorFlow)."""
+    if isinstance(x, _NEVER_TENSORS):  # skips tf.is_tensor's slow protocol check
+        return False
     tf = _loaded_tf()
     return tf is not None and hasattr(tf, "is_tensor") and tf.is_tensor(x)
 
