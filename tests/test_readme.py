@@ -1,0 +1,24 @@
+"""The README's usage example runs as written."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_usage_example_runs():
+    text = README.read_text()
+    start = text.index("```python\nfrom tfdrive.drivers.py_driver import PyDriver") + len(
+        "```python\n"
+    )
+    code = text[start : text.index("```", start)]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})
+    average_return, steps, stats = out.getvalue().split(" ", 2)
+    assert float(average_return) > 8.0  # random CartPole episodes last 8+ steps
+    assert 100_000 <= int(steps) < 100_000 + 256
+    assert stats.startswith("RunStats(num_steps=")
