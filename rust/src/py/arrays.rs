@@ -50,8 +50,7 @@ impl StepTypes<'_> {
             return Ok(StepTypes::Scalar([to_i32(v, field)?]));
         }
         // Tensors, lists, other integer dtypes: let numpy convert them.
-        let py = value.py();
-        let converted = numpy_asarray(py, "int32")?.call1((value,)).map_err(|_| {
+        let converted = asarray(value, "int32").map_err(|_| {
             Error::Type(format!(
                 "{field} must be an integer array of step types (0=FIRST, 1=MID, 2=LAST); \
                      got {}",
@@ -69,29 +68,45 @@ fn to_i32(v: i64, field: &str) -> Result<i32> {
     i32::try_from(v).map_err(|_| Error::Value(format!("{field} holds {v}, not a step type")))
 }
 
-fn describe(value: &Bound<'_, PyAny>) -> String {
-    value
+/// `repr(value)`, cut to 80 characters, for error messages.
+pub(crate) fn describe(value: &Bound<'_, PyAny>) -> String {
+    let text = value
         .repr()
         .map(|r| r.to_string())
-        .unwrap_or_else(|_| "an unprintable value".to_owned())
+        .unwrap_or_else(|_| "an unprintable value".to_owned());
+    if text.len() > 80 {
+        let cut = (0..=80)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        format!("{}...", &text[..cut])
+    } else {
+        text
+    }
 }
 
-/// `functools.partial(np.asarray, dtype=dtype)` for "int32" or "float64",
-/// looked up once.
-fn numpy_asarray<'py>(py: Python<'py>, dtype: &'static str) -> PyResult<&'py Bound<'py, PyAny>> {
-    static INT32: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    static FLOAT64: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let cell = if dtype == "int32" { &INT32 } else { &FLOAT64 };
-    cell.get_or_try_init(py, || {
-        let numpy = py.import("numpy")?;
-        let partial = py.import("functools")?.getattr("partial")?;
-        let kwargs = pyo3::types::PyDict::new(py);
-        kwargs.set_item("dtype", numpy.getattr(dtype)?)?;
-        Ok(partial
-            .call((numpy.getattr("asarray")?,), Some(&kwargs))?
-            .unbind())
-    })
-    .map(|f| f.bind(py))
+/// `numpy.asarray` or `numpy.ascontiguousarray`, looked up once.
+pub(crate) fn numpy_fn<'py>(
+    py: Python<'py>,
+    name: &'static str,
+) -> PyResult<&'py Bound<'py, PyAny>> {
+    static ASARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static CONTIGUOUS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let cell = if name == "asarray" {
+        &ASARRAY
+    } else {
+        &CONTIGUOUS
+    };
+    cell.get_or_try_init(py, || Ok(py.import("numpy")?.getattr(name)?.unbind()))
+        .map(|f| f.bind(py))
+}
+
+/// `numpy.asarray(value, dtype=dtype)`.
+fn asarray<'py>(value: &Bound<'py, PyAny>, dtype: &str) -> PyResult<Bound<'py, PyAny>> {
+    let py = value.py();
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("dtype", dtype)?;
+    numpy_fn(py, "asarray")?.call((value,), Some(&kwargs))
 }
 
 /// The rewards of one time step, flattened: `float32` arrays are viewed in
@@ -119,8 +134,7 @@ impl RewardsView<'_> {
         if let Ok(v) = value.extract::<f64>() {
             return Ok(RewardsView::F64(vec![v]));
         }
-        let py = value.py();
-        let converted = numpy_asarray(py, "float64")?.call1((value,)).map_err(|_| {
+        let converted = asarray(value, "float64").map_err(|_| {
             Error::Type(format!(
                 "{field} must be a numeric array of rewards; got {}",
                 describe(value)

@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
+use super::arrays::{describe, numpy_fn};
 use super::error::{Error, Result};
 use crate::observers::buffer::TrajectoryRing;
 
@@ -95,19 +96,6 @@ unsafe fn array_bytes<'a>(array: &'a Bound<'_, PyUntypedArray>, len: usize) -> &
         return &[];
     }
     std::slice::from_raw_parts((*array.as_array_ptr()).fields.data as *const u8, len)
-}
-
-/// `numpy.asarray` or `numpy.ascontiguousarray`, looked up once.
-fn numpy_fn<'py>(py: Python<'py>, name: &'static str) -> PyResult<&'py Bound<'py, PyAny>> {
-    static ASARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    static CONTIGUOUS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let cell = if name == "asarray" {
-        &ASARRAY
-    } else {
-        &CONTIGUOUS
-    };
-    cell.get_or_try_init(py, || Ok(py.import("numpy")?.getattr(name)?.unbind()))
-        .map(|f| f.bind(py))
 }
 
 impl TrajectoryBufferCore {
@@ -337,22 +325,6 @@ fn numpy_generic(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
             Ok::<_, PyErr>(py.import("numpy")?.getattr("generic")?.unbind())
         })
         .map(|g| g.bind(py))
-}
-
-fn describe(value: &Bound<'_, PyAny>) -> String {
-    let text = value
-        .repr()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|_| "an unprintable value".to_owned());
-    if text.len() > 80 {
-        let cut = (0..=80)
-            .rev()
-            .find(|&i| text.is_char_boundary(i))
-            .unwrap_or(0);
-        format!("{}...", &text[..cut])
-    } else {
-        text
-    }
 }
 
 #[pymethods]

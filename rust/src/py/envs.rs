@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
 
+use super::arrays::numpy_fn;
 use crate::envs::{self, Actions, Dtype, EnvError, StepOutput, VecEnv};
 
 /// The four fields of a batched TimeStep, as numpy arrays moved from Rust
@@ -130,7 +131,7 @@ impl NativeVecEnv {
         let array = if action.cast::<numpy::PyUntypedArray>().is_ok() {
             action.clone()
         } else {
-            py.import("numpy")?.call_method1("asarray", (action,))?
+            numpy_fn(py, "asarray")?.call1((action,))?
         };
         let untyped = array.cast::<numpy::PyUntypedArray>()?;
         let mut expected = vec![self.env.num_envs()];
