@@ -355,7 +355,9 @@ impl<'py> PythonCollect<'py> {
                 observer.call1((&transition,))?;
             }
         }
-        // Built only for Python observers; native ones read the arrays.
+        // Read and built only for the observers that need them: the fields
+        // for Python observers and the buffer, the Trajectory for Python ones.
+        let mut fields = None;
         let mut traj = None;
         let mut rewards = None;
         for observer in &self.observers {
@@ -363,23 +365,33 @@ impl<'py> PythonCollect<'py> {
                 Observer::Python(observer) => {
                     let traj = match &traj {
                         Some(traj) => traj,
-                        None => traj.insert(assembly.time(|| {
-                            let fields =
-                                self.trajectory_fields(time_step, action_step, next_time_step)?;
-                            self.trajectory_type.call1(PyTuple::new(py, fields)?)
+                        None => traj.insert(assembly.time(|| -> Result<_> {
+                            let fields = match &fields {
+                                Some(fields) => fields,
+                                None => fields.insert(self.trajectory_fields(
+                                    time_step,
+                                    action_step,
+                                    next_time_step,
+                                )?),
+                            };
+                            Ok(self.trajectory_type.call1(PyTuple::new(py, fields)?)?)
                         })?),
                     };
                     observer.call1((traj,))?;
                 }
                 Observer::Buffer(buffer) => {
-                    buffer
-                        .try_borrow_mut()
-                        .map_err(PyErr::from)?
-                        .add_fields_from(&self.trajectory_fields(
+                    let fields = match &fields {
+                        Some(fields) => fields,
+                        None => fields.insert(self.trajectory_fields(
                             time_step,
                             action_step,
                             next_time_step,
-                        )?)?;
+                        )?),
+                    };
+                    buffer
+                        .try_borrow_mut()
+                        .map_err(PyErr::from)?
+                        .add_fields_from(fields)?;
                 }
                 Observer::Metric(metric) => {
                     let rewards = match &rewards {
