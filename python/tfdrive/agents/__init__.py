@@ -1,14 +1,5 @@
-"""Agents. tfdrive provides the collection side only: `agents.ppo.ppo_policy`."""
+"""Agents (``tf_agents.agents``); subpackages load on first access."""
 
-from __future__ import annotations
+from tfdrive._lazy import lazy_namespace
 
-import importlib
-from typing import Any
-
-__all__ = ["ppo"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "ppo":
-        return importlib.import_module(f"{__name__}.ppo")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__, __getattr__, __dir__ = lazy_namespace(__name__, __path__, {})

@@ -1,16 +1,5 @@
-"""PPO's collection policy (`ppo_policy.PPOPolicy`); training is not part of tfdrive."""
+"""PPO (``tf_agents.agents.ppo``); submodules load on first access."""
 
-from __future__ import annotations
+from tfdrive._lazy import lazy_namespace
 
-import importlib
-from typing import Any
-
-__all__ = ["ppo_policy", "PPOPolicy"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "ppo_policy":
-        return importlib.import_module(f"{__name__}.ppo_policy")
-    if name == "PPOPolicy":
-        return importlib.import_module(f"{__name__}.ppo_policy").PPOPolicy
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__, __getattr__, __dir__ = lazy_namespace(__name__, __path__, {"PPOPolicy": "ppo_policy"})
