@@ -6,7 +6,19 @@ from typing import Any, Sequence
 
 import tensorflow as tf
 
-__all__ = ["clip_to_spec", "safe_has_state", "soft_variables_update", "spec_means_and_magnitudes"]
+__all__ = [
+    "clip_to_spec",
+    "has_eager_been_enabled",
+    "safe_has_state",
+    "soft_variables_update",
+    "spec_means_and_magnitudes",
+]
+
+
+def has_eager_been_enabled() -> bool:
+    """True when the outermost context executes eagerly (TF2, even inside a `tf.function`)."""
+    with tf.init_scope():
+        return tf.executing_eagerly()
 
 
 def safe_has_state(state: Any) -> bool:
