@@ -60,10 +60,14 @@ class NativeEnvironment(py_environment.PyEnvironment):
       num_envs: the batch size ``B`` (at least 1).
       seed: seeds sub-environment ``i`` from ``(seed, i)``.
       num_threads: threads that step the batch; ``None``: one per core, at
-        most one per 2048 envs.
+        most one per 2048 envs. At most 1024.
 
     Raises:
-      ValueError: for an unknown name, ``num_envs < 1`` or ``num_threads == 0``.
+      ValueError: for an unknown name, ``num_envs < 1``, ``num_threads == 0``
+        or ``num_threads > 1024``.
+      MemoryError: when ``num_envs`` environments do not fit in memory.
+      RuntimeError: when the OS refuses a worker thread (those already
+        started are stopped first).
     """
 
     def __init__(self, name: str, num_envs: int, seed: int = 0, num_threads: int | None = None):

@@ -1,9 +1,12 @@
 //! The generic batch of classic-control sub-environments: per-env state,
 //! RNG, time limit and auto-reset, stepped in place over a thread pool.
 
-use super::pool::ThreadPool;
+use super::pool::{ThreadPool, MAX_THREADS};
 use super::rng::EnvRng;
-use super::{ActionSpec, Actions, EnvError, ObservationSpec, StepOutput, VecEnv, FIRST, LAST, MID};
+use super::{
+    ActionSpec, Actions, CreateError, EnvError, ObservationSpec, StepOutput, VecEnv, FIRST, LAST,
+    MID,
+};
 
 /// One classic-control environment's dynamics (Gymnasium's, unwrapped),
 /// without time limit or auto-reset.
@@ -135,25 +138,50 @@ struct Buffers {
 impl<D: Dynamics> ClassicVecEnv<D> {
     /// `num_envs` sub-environments seeded from `(seed, index)`, stepped on
     /// `num_threads` threads. They need a `reset()` (or a first `step()`).
-    pub fn new(num_envs: usize, seed: u64, num_threads: usize) -> Self {
-        let slots = (0..num_envs)
-            .map(|i| {
-                let rng = EnvRng::for_env(seed, i as u64);
-                // A placeholder state; the first reset draws from `rng` itself.
-                Slot {
-                    dynamics: D::reset(&mut rng.clone()),
-                    rng,
-                    elapsed: 0,
-                    needs_reset: true,
-                }
-            })
-            .collect();
-        ClassicVecEnv {
+    ///
+    /// # Errors
+    /// `OutOfMemory` when the slots (and one step's output) cannot be
+    /// allocated, `TooManyThreads` above `MAX_THREADS`, `Spawn` when the OS
+    /// refuses a thread.
+    pub fn new(num_envs: usize, seed: u64, num_threads: usize) -> Result<Self, CreateError> {
+        if num_threads > MAX_THREADS {
+            return Err(CreateError::TooManyThreads {
+                requested: num_threads,
+            });
+        }
+        // Reserve one step's output too, so that a batch that fits here does
+        // not abort on its first step.
+        let per_env = std::mem::size_of::<Slot<D>>() + 12 + 4 * D::OBS_DIM;
+        let fits = num_envs
+            .checked_mul(per_env)
+            .is_some_and(|bytes| bytes <= isize::MAX as usize);
+        let mut slots = Vec::new();
+        let mut probe: Vec<u8> = Vec::new();
+        if !fits
+            || slots.try_reserve_exact(num_envs).is_err()
+            || probe
+                .try_reserve_exact(num_envs * (12 + 4 * D::OBS_DIM))
+                .is_err()
+        {
+            return Err(CreateError::OutOfMemory { num_envs });
+        }
+        drop(probe);
+        slots.extend((0..num_envs).map(|i| {
+            let rng = EnvRng::for_env(seed, i as u64);
+            // A placeholder state; the first reset draws from `rng` itself.
+            Slot {
+                dynamics: D::reset(&mut rng.clone()),
+                rng,
+                elapsed: 0,
+                needs_reset: true,
+            }
+        }));
+        Ok(ClassicVecEnv {
             slots,
-            pool: ThreadPool::new(num_threads),
+            pool: ThreadPool::new(num_threads).map_err(CreateError::Spawn)?,
             action_spec: D::action_spec(),
             observation_spec: D::observation_spec(),
-        }
+        })
     }
 
     fn validate<'a>(&self, actions: Actions<'a>) -> Result<&'a [D::Action], EnvError> {
@@ -428,7 +456,7 @@ mod tests {
 
     #[test]
     fn reset_gives_first() {
-        let mut env = ClassicVecEnv::<CartPole>::new(5, 0, 1);
+        let mut env = ClassicVecEnv::<CartPole>::new(5, 0, 1).unwrap();
         let out = env.reset();
         assert_eq!(out.step_type, vec![FIRST; 5]);
         assert_eq!(out.reward, vec![0.0; 5]);
@@ -473,7 +501,7 @@ mod tests {
 
     #[test]
     fn auto_reset_per_env_and_time_limit() {
-        let mut env = ClassicVecEnv::<MountainCar>::new(2, 0, 1);
+        let mut env = ClassicVecEnv::<MountainCar>::new(2, 0, 1).unwrap();
         env.reset();
         // env 1 is put just before the goal: it terminates, then resets.
         env.set_state(1, &[0.499, 0.05], 3);
@@ -495,7 +523,7 @@ mod tests {
 
     #[test]
     fn invalid_actions_are_rejected_without_change() {
-        let mut env = ClassicVecEnv::<CartPole>::new(3, 0, 1);
+        let mut env = ClassicVecEnv::<CartPole>::new(3, 0, 1).unwrap();
         env.reset();
         let before = env.get_state(0);
         let err = env.step(Actions::Int64(&[0, 2, 1])).unwrap_err();
@@ -513,7 +541,7 @@ mod tests {
             Err(EnvError::ActionDtype { .. })
         ));
         assert_eq!(env.get_state(0), before);
-        let mut p = ClassicVecEnv::<Pendulum>::new(1, 0, 1);
+        let mut p = ClassicVecEnv::<Pendulum>::new(1, 0, 1).unwrap();
         assert!(matches!(
             p.step(Actions::Float32(&[f32::NAN])),
             Err(EnvError::ActionOutOfBounds { .. })
@@ -523,11 +551,11 @@ mod tests {
 
     #[test]
     fn seed_changes_streams_and_repeats() {
-        let mut a = ClassicVecEnv::<CartPole>::new(4, 1, 1);
-        let mut b = ClassicVecEnv::<CartPole>::new(4, 2, 1);
+        let mut a = ClassicVecEnv::<CartPole>::new(4, 1, 1).unwrap();
+        let mut b = ClassicVecEnv::<CartPole>::new(4, 2, 1).unwrap();
         assert_ne!(a.reset().observation, b.reset().observation);
         b.seed(1);
-        let mut c = ClassicVecEnv::<CartPole>::new(4, 1, 1);
+        let mut c = ClassicVecEnv::<CartPole>::new(4, 1, 1).unwrap();
         assert_eq!(b.reset().observation, c.reset().observation);
     }
 }
@@ -548,7 +576,7 @@ mod bench {
             if only.is_some_and(|t| t != threads) {
                 continue;
             }
-            let mut env = ClassicVecEnv::<CartPole>::new(n, 0, threads);
+            let mut env = ClassicVecEnv::<CartPole>::new(n, 0, threads).unwrap();
             env.reset();
             let actions: Vec<i64> = (0..n as i64).map(|i| i % 2).collect();
             let iters = 50_000_000 / n;

@@ -16,6 +16,8 @@ mod pendulum;
 pub mod pool;
 pub mod rng;
 
+pub use pool::MAX_THREADS;
+
 use std::fmt;
 
 pub use acrobot::Acrobot;
@@ -254,26 +256,67 @@ pub const NAMES: [&str; 5] = [
     "Acrobot-v1",
 ];
 
+/// Why `make` could not create a native env batch.
+#[derive(Debug)]
+pub enum CreateError {
+    /// No native env has this name.
+    UnknownName(String),
+    /// `num_envs` sub-environments do not fit in memory.
+    OutOfMemory { num_envs: usize },
+    /// `num_threads` is above `MAX_THREADS`.
+    TooManyThreads { requested: usize },
+    /// The OS refused a worker thread (those already started were joined).
+    Spawn(std::io::Error),
+}
+
+impl fmt::Display for CreateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CreateError::UnknownName(name) => write!(
+                f,
+                "Unknown native environment {name:?}; available: {}",
+                NAMES.join(", ")
+            ),
+            CreateError::OutOfMemory { num_envs } => {
+                write!(
+                    f,
+                    "num_envs={num_envs}: not enough memory for that many environments"
+                )
+            }
+            CreateError::TooManyThreads { requested } => write!(
+                f,
+                "num_threads={requested} is above the limit of {MAX_THREADS} threads"
+            ),
+            CreateError::Spawn(err) => write!(f, "could not start an env worker thread: {err}"),
+        }
+    }
+}
+
 /// Makes native env `name` with `num_envs` sub-environments, seeded with
 /// `seed`, stepped on `num_threads` threads (`None`: one per available core,
-/// at most one per 2048 envs). Returns `None` for an unknown name.
+/// at most one per 2048 envs; at most `MAX_THREADS`).
 pub fn make(
     name: &str,
     num_envs: usize,
     seed: u64,
     num_threads: Option<usize>,
-) -> Option<Box<dyn VecEnv>> {
+) -> Result<Box<dyn VecEnv>, CreateError> {
+    fn boxed<D: Dynamics + 'static>(
+        env: Result<ClassicVecEnv<D>, CreateError>,
+    ) -> Result<Box<dyn VecEnv>, CreateError> {
+        Ok(Box::new(env?))
+    }
     let threads = num_threads.unwrap_or_else(|| default_threads(num_envs));
-    Some(match name {
-        "CartPole-v1" => Box::new(ClassicVecEnv::<CartPole>::new(num_envs, seed, threads)),
-        "Pendulum-v1" => Box::new(ClassicVecEnv::<Pendulum>::new(num_envs, seed, threads)),
-        "MountainCar-v0" => Box::new(ClassicVecEnv::<MountainCar>::new(num_envs, seed, threads)),
-        "MountainCarContinuous-v0" => Box::new(ClassicVecEnv::<MountainCarContinuous>::new(
+    match name {
+        "CartPole-v1" => boxed(ClassicVecEnv::<CartPole>::new(num_envs, seed, threads)),
+        "Pendulum-v1" => boxed(ClassicVecEnv::<Pendulum>::new(num_envs, seed, threads)),
+        "MountainCar-v0" => boxed(ClassicVecEnv::<MountainCar>::new(num_envs, seed, threads)),
+        "MountainCarContinuous-v0" => boxed(ClassicVecEnv::<MountainCarContinuous>::new(
             num_envs, seed, threads,
         )),
-        "Acrobot-v1" => Box::new(ClassicVecEnv::<Acrobot>::new(num_envs, seed, threads)),
-        _ => return None,
-    })
+        "Acrobot-v1" => boxed(ClassicVecEnv::<Acrobot>::new(num_envs, seed, threads)),
+        _ => Err(CreateError::UnknownName(name.to_owned())),
+    }
 }
 
 /// One thread per available core, but at most one per 2048 sub-environments

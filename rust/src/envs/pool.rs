@@ -55,16 +55,27 @@ impl Shared {
     }
 }
 
+/// The most threads a pool may have: far more than any machine has cores,
+/// few enough that a mistyped `num_threads` cannot exhaust the process's threads.
+pub const MAX_THREADS: usize = 1024;
+
 /// A fixed set of `num_threads - 1` worker threads plus the caller.
 pub struct ThreadPool {
     shared: Arc<Shared>,
     handles: Vec<JoinHandle<()>>,
     num_threads: usize,
+    /// The process that started the workers: a `fork()`ed child inherits the
+    /// pool but not its threads, and must not wait for them.
+    owner_pid: u32,
 }
 
 impl ThreadPool {
     /// A pool that runs jobs on `num_threads` threads (at least 1; the caller is one of them).
-    pub fn new(num_threads: usize) -> Self {
+    ///
+    /// # Errors
+    /// The OS's error if it refuses a worker thread; the workers already
+    /// started are stopped and joined first, so nothing is left running.
+    pub fn new(num_threads: usize) -> std::io::Result<Self> {
         let num_threads = num_threads.max(1);
         let shared = Arc::new(Shared {
             generation: AtomicU64::new(0),
@@ -79,20 +90,20 @@ impl ThreadPool {
             shutdown: AtomicBool::new(false),
             panicked: AtomicBool::new(false),
         });
-        let handles = (1..num_threads)
-            .map(|index| {
-                let shared = Arc::clone(&shared);
-                std::thread::Builder::new()
-                    .name(format!("tfdrive-env-{index}"))
-                    .spawn(move || worker(&shared))
-                    .expect("failed to spawn an env worker thread")
-            })
-            .collect();
-        ThreadPool {
+        let mut pool = ThreadPool {
             shared,
-            handles,
+            handles: Vec::with_capacity(num_threads - 1),
             num_threads,
+            owner_pid: std::process::id(),
+        };
+        for index in 1..num_threads {
+            let shared = Arc::clone(&pool.shared);
+            let handle = std::thread::Builder::new()
+                .name(format!("tfdrive-env-{index}"))
+                .spawn(move || worker(&shared))?; // Dropping `pool` joins the started ones.
+            pool.handles.push(handle);
         }
+        Ok(pool)
     }
 
     /// The number of threads a job may run on (the caller included).
@@ -198,6 +209,14 @@ fn worker(s: &Shared) {
 
 impl Drop for ThreadPool {
     fn drop(&mut self) {
+        if std::process::id() != self.owner_pid {
+            // In a forked child the workers do not exist: joining them would
+            // wait on threads of the parent. Their handles are forgotten.
+            for handle in self.handles.drain(..) {
+                std::mem::forget(handle);
+            }
+            return;
+        }
         self.shared.shutdown.store(true, Ordering::SeqCst);
         {
             let _guard = self.shared.lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -223,7 +242,7 @@ mod tests {
 
     #[test]
     fn runs_every_piece_once_many_times() {
-        let pool = ThreadPool::new(3);
+        let pool = ThreadPool::new(3).unwrap();
         let counts: Vec<AtomicUsize> = (0..7).map(|_| AtomicUsize::new(0)).collect();
         for _ in 0..2000 {
             pool.run(7, &|p| {
@@ -237,7 +256,7 @@ mod tests {
 
     #[test]
     fn sleeping_workers_wake_up() {
-        let pool = ThreadPool::new(2);
+        let pool = ThreadPool::new(2).unwrap();
         let n = AtomicUsize::new(0);
         for _ in 0..3 {
             std::thread::sleep(Duration::from_millis(2));
@@ -251,7 +270,7 @@ mod tests {
 
     #[test]
     fn worker_panic_is_reported() {
-        let pool = ThreadPool::new(2);
+        let pool = ThreadPool::new(2).unwrap();
         let worker_ran = AtomicBool::new(false);
         let r = catch_unwind(AssertUnwindSafe(|| {
             pool.run(64, &|_| {
@@ -272,7 +291,7 @@ mod tests {
 
     #[test]
     fn caller_panic_is_reraised() {
-        let pool = ThreadPool::new(2);
+        let pool = ThreadPool::new(2).unwrap();
         let r = catch_unwind(AssertUnwindSafe(|| pool.run(1, &|_| panic!("caller"))));
         assert!(r.is_err());
         pool.run(2, &|_| {});

@@ -1,8 +1,12 @@
 //! Reading time-step fields as flat slices without copying the common case:
 //! `step_type` (numpy arrays, numpy scalars, Python ints, anything
 //! `np.asarray` takes) as `i32`, `reward` as `f32` or `f64`.
+//!
+//! Arrays are read in place only when they are aligned and contiguous; any
+//! other array (a strided view, or one decoded from a byte buffer at an odd
+//! offset) is copied first, since a misaligned typed read is undefined.
 
-use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
@@ -18,29 +22,22 @@ pub(crate) enum StepTypes<'py> {
 }
 
 impl StepTypes<'_> {
-    pub(crate) fn as_slice(&self) -> &[i32] {
+    pub(crate) fn as_slice(&self) -> Result<&[i32]> {
         match self {
-            StepTypes::Scalar(v) => v,
-            // `read` only builds a View of a contiguous array.
-            StepTypes::View(a) => a.as_slice().expect("contiguous step_type view"),
-            StepTypes::Owned(v) => v,
+            StepTypes::Scalar(v) => Ok(v),
+            StepTypes::View(a) => slice_of(a),
+            StepTypes::Owned(v) => Ok(v),
         }
     }
 
     /// Reads `field` (e.g. "time_step.step_type", for error messages).
     pub(crate) fn read<'py>(value: &Bound<'py, PyAny>, field: &str) -> Result<StepTypes<'py>> {
         if let Ok(array) = value.cast::<PyArrayDyn<i32>>() {
-            let view = array.readonly();
-            return Ok(if view.is_contiguous() {
-                StepTypes::View(view)
-            } else {
-                StepTypes::Owned(view.as_array().iter().copied().collect())
-            });
+            return Ok(StepTypes::View(sliceable(array)?));
         }
         if let Ok(array) = value.cast::<PyArrayDyn<i64>>() {
-            let view = array.readonly();
-            return view
-                .as_array()
+            let view = sliceable(array)?;
+            return slice_of(&view)?
                 .iter()
                 .map(|&v| to_i32(v, field))
                 .collect::<Result<Vec<_>>>()
@@ -58,10 +55,33 @@ impl StepTypes<'_> {
             ))
         })?;
         let array = converted.cast::<PyArrayDyn<i32>>().map_err(PyErr::from)?;
-        Ok(StepTypes::Owned(
-            array.readonly().as_array().iter().copied().collect(),
-        ))
+        Ok(StepTypes::View(sliceable(array)?))
     }
+}
+
+/// A read-only view of `array` that `as_slice` accepts: the array itself when
+/// it is aligned and contiguous, else an aligned C-contiguous copy.
+fn sliceable<'py, T: Element>(
+    array: &Bound<'py, PyArrayDyn<T>>,
+) -> Result<PyReadonlyArrayDyn<'py, T>> {
+    if array.is_aligned() && array.is_contiguous() {
+        return Ok(array.try_readonly().map_err(PyErr::from)?);
+    }
+    let copy = array.call_method0("copy")?;
+    let copy = copy.cast_into::<PyArrayDyn<T>>().map_err(PyErr::from)?;
+    Ok(copy.try_readonly().map_err(PyErr::from)?)
+}
+
+/// The elements of a view made by `sliceable` (an error, not a panic, if numpy
+/// ever hands back an array it cannot slice).
+fn slice_of<'a, T: Element>(view: &'a PyReadonlyArrayDyn<'_, T>) -> Result<&'a [T]> {
+    view.as_slice().map_err(|e| {
+        Error::Value(format!(
+            "cannot read a {:?} array of {} elements as one slice: {e}",
+            view.shape(),
+            view.len()
+        ))
+    })
 }
 
 fn to_i32(v: i64, field: &str) -> Result<i32> {
@@ -117,19 +137,16 @@ pub(crate) enum RewardsView<'py> {
 }
 
 impl RewardsView<'_> {
-    pub(crate) fn rewards(&self) -> Rewards<'_> {
-        match self {
-            RewardsView::F32(a) => Rewards::F32(a.as_slice().expect("contiguous reward view")),
+    pub(crate) fn rewards(&self) -> Result<Rewards<'_>> {
+        Ok(match self {
+            RewardsView::F32(a) => Rewards::F32(slice_of(a)?),
             RewardsView::F64(v) => Rewards::F64(v),
-        }
+        })
     }
 
     pub(crate) fn read<'py>(value: &Bound<'py, PyAny>, field: &str) -> Result<RewardsView<'py>> {
         if let Ok(array) = value.cast::<PyArrayDyn<f32>>() {
-            let view = array.readonly();
-            if view.is_contiguous() {
-                return Ok(RewardsView::F32(view));
-            }
+            return Ok(RewardsView::F32(sliceable(array)?));
         }
         if let Ok(v) = value.extract::<f64>() {
             return Ok(RewardsView::F64(vec![v]));
@@ -141,8 +158,6 @@ impl RewardsView<'_> {
             ))
         })?;
         let array = converted.cast::<PyArrayDyn<f64>>().map_err(PyErr::from)?;
-        Ok(RewardsView::F64(
-            array.readonly().as_array().iter().copied().collect(),
-        ))
+        Ok(RewardsView::F64(slice_of(&sliceable(array)?)?.to_vec()))
     }
 }

@@ -14,10 +14,11 @@
 //! An exception raised by an env reaches the caller unchanged, with a note
 //! naming the env's index.
 
-use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{Element, PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
+use pyo3::IntoPyObjectExt;
 
 use crate::batch::write_row;
 
@@ -189,12 +190,51 @@ impl PyEnvBatch {
         PyList::new(py, out)
     }
 
-    fn write_scalar<T: Copy>(out: &Bound<'_, PyUntypedArray>, row: usize, value: T) {
-        // SAFETY: the caller checked that `out` is a fresh `[B]` array of `T`.
+    /// Writes a scalar leaf (`step_type`, `reward`, `discount`) of row `row`:
+    /// in place when the leaf's dtype is `T`'s, else through numpy's
+    /// conversion to the leaf's dtype (e.g. a float16 or float64 reward spec).
+    fn write_scalar<'py, T>(
+        &self,
+        py: Python<'py>,
+        j: usize,
+        out: &Bound<'py, PyUntypedArray>,
+        row: usize,
+        value: T,
+    ) -> PyResult<()>
+    where
+        T: Element + Copy + IntoPyObject<'py>,
+    {
+        let in_place =
+            out.ndim() == 1 && row < out.len() && out.dtype().is_equiv_to(&numpy::dtype::<T>(py));
+        if !in_place {
+            let value = value.into_bound_py_any(py)?;
+            return self.write_leaf(py, j, out, row, &value);
+        }
+        // SAFETY: `out` is a fresh, C-contiguous `[B]` array of `T` (checked
+        // above) that nothing else references yet, and `row < B`.
         unsafe {
             let data = (*out.as_array_ptr()).fields.data as *mut T;
             *data.add(row) = value;
         }
+        Ok(())
+    }
+
+    /// Discrete actions as Python ints when `actions` is a `[B]` integer
+    /// array (the common case, converted in one call); None otherwise, and
+    /// each env then gets `actions[i]` as the generic path gives it.
+    fn integer_actions(&self, actions: &Bound<'_, PyAny>) -> PyResult<Option<Vec<i64>>> {
+        let Ok(array) = actions.cast::<PyUntypedArray>() else {
+            return Ok(None);
+        };
+        // Signed integers only: `astype(int64)` would wrap a huge uint64.
+        if array.dtype().kind() != b'i' || array.ndim() != 1 || array.len() != self.envs.len() {
+            return Ok(None);
+        }
+        array
+            .call_method1("astype", ("int64",))?
+            .call_method0("tolist")?
+            .extract()
+            .map(Some)
     }
 
     fn step_gym<'py>(
@@ -204,18 +244,18 @@ impl PyEnvBatch {
     ) -> PyResult<Bound<'py, PyList>> {
         let out = self.alloc(py)?;
         let b = self.envs.len();
-        let discrete_actions: Option<Vec<i64>> = if self.gym.as_ref().is_some_and(|g| g.discrete) {
-            let flat = self.np_asarray.bind(py).call1((actions,))?;
-            let flat = flat
-                .call_method1("astype", ("int64",))?
-                .call_method0("ravel")?;
-            let v: Vec<i64> = flat.call_method0("tolist")?.extract()?;
-            Some(v)
+        let Some(discrete) = self.gym.as_ref().map(|g| g.discrete) else {
+            return Err(PyValueError::new_err("step_gym needs the Gymnasium path"));
+        };
+        let discrete_actions = if discrete {
+            self.integer_actions(actions)?
         } else {
             None
         };
         for i in 0..b {
-            let gym = self.gym.as_ref().expect("gym path");
+            let Some(gym) = self.gym.as_ref() else {
+                return Err(PyValueError::new_err("step_gym needs the Gymnasium path"));
+            };
             if gym.needs_reset[i] {
                 let env = self.envs[i].bind(py);
                 let ts = env
@@ -223,14 +263,26 @@ impl PyEnvBatch {
                     .map_err(|e| with_note(py, e, &self.env_note(i)))?;
                 self.write_time_step(py, &out, i, &ts)?;
                 let info = env.call_method0("get_info")?.unbind();
-                let gym = self.gym.as_mut().expect("gym path");
-                gym.needs_reset[i] = false;
-                gym.infos[i] = info;
+                if let Some(gym) = self.gym.as_mut() {
+                    gym.needs_reset[i] = false;
+                    gym.infos[i] = info;
+                }
                 continue;
             }
-            let action = match &discrete_actions {
-                Some(v) => v[i].into_pyobject(py)?.into_any(),
-                None => actions.get_item(i)?,
+            let action = match discrete_actions.as_ref().and_then(|v| v.get(i)) {
+                Some(&v) => v.into_pyobject(py)?.into_any(),
+                // As GymnasiumWrapper.step: a discrete action array becomes
+                // its one element (`.item()`, which rejects any other size).
+                None => {
+                    let action = actions.get_item(i)?;
+                    if discrete && action.cast::<PyUntypedArray>().is_ok() {
+                        action
+                            .call_method0("item")
+                            .map_err(|e| with_note(py, e, &self.env_note(i)))?
+                    } else {
+                        action
+                    }
+                }
             };
             let result = gym.steps[i]
                 .bind(py)
@@ -256,14 +308,19 @@ impl PyEnvBatch {
             } else {
                 (1, discount)
             };
-            Self::write_scalar(&out[0], i, step_type);
-            Self::write_scalar(&out[1], i, reward as f32);
-            Self::write_scalar(&out[2], i, discount);
+            self.write_scalar(py, 0, &out[0], i, step_type)?;
+            if out[1].dtype().is_equiv_to(&numpy::dtype::<f32>(py)) {
+                self.write_scalar(py, 1, &out[1], i, reward as f32)?;
+            } else {
+                self.write_scalar(py, 1, &out[1], i, reward)?;
+            }
+            self.write_scalar(py, 2, &out[2], i, discount)?;
             self.write_leaf(py, 3, &out[3], i, &result.get_item(0)?)?;
             let info = result.get_item(4)?.unbind();
-            let gym = self.gym.as_mut().expect("gym path");
-            gym.needs_reset[i] = terminated || truncated;
-            gym.infos[i] = info;
+            if let Some(gym) = self.gym.as_mut() {
+                gym.needs_reset[i] = terminated || truncated;
+                gym.infos[i] = info;
+            }
         }
         Self::finish(py, out)
     }

@@ -429,7 +429,7 @@ impl<'py> Collect for PythonCollect<'py> {
     fn is_first(&mut self, time_step: &Self::TimeStep) -> Result<bool> {
         let step_type = time_step.getattr(intern!(self.py, "step_type"))?;
         let step_types = StepTypes::read(&step_type, "time_step.step_type")?;
-        Ok(step_types.as_slice().contains(&FIRST))
+        Ok(step_types.as_slice()?.contains(&FIRST))
     }
 
     fn initial_state(&mut self) -> Result<Self::State> {
@@ -503,8 +503,8 @@ impl<'py> Collect for PythonCollect<'py> {
             stages.observers += total.saturating_sub(assembled);
         }
         Ok(trajectory::progress(
-            step_types.as_slice(),
-            next_step_types.as_slice(),
+            step_types.as_slice()?,
+            next_step_types.as_slice()?,
             self.end_episode_on_boundary,
         )?)
     }
@@ -536,7 +536,7 @@ pub(crate) fn count_steps(
 ) -> PyResult<(u64, u64)> {
     let first = StepTypes::read(step_type, "step_type")?;
     let next = StepTypes::read(next_step_type, "next_step_type")?;
-    let p = trajectory::progress(first.as_slice(), next.as_slice(), end_episode_on_boundary)
+    let p = trajectory::progress(first.as_slice()?, next.as_slice()?, end_episode_on_boundary)
         .map_err(Error::from)?;
     Ok((p.steps, p.episodes))
 }

@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
 
 use super::arrays::numpy_fn;
-use crate::envs::{self, Actions, Dtype, EnvError, StepOutput, VecEnv};
+use crate::envs::{self, Actions, CreateError, Dtype, EnvError, StepOutput, VecEnv};
 
 /// The four fields of a batched TimeStep, as numpy arrays moved from Rust
 /// buffers (never reused): `step_type` `[B]` int32, `reward` `[B]` float32,
@@ -258,11 +258,10 @@ impl NativeVecEnv {
                 "num_threads must be at least 1 or None, got 0",
             ));
         }
-        let env = envs::make(name, num_envs, seed, num_threads).ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "Unknown native environment {name:?}; available: {}",
-                envs::NAMES.join(", ")
-            ))
+        let env = envs::make(name, num_envs, seed, num_threads).map_err(|e| match e {
+            CreateError::OutOfMemory { .. } => PyMemoryError::new_err(e.to_string()),
+            CreateError::Spawn(_) => PyRuntimeError::new_err(e.to_string()),
+            _ => PyValueError::new_err(e.to_string()),
         })?;
         let obs_dim = env.observation_spec().shape.iter().product();
         Ok(NativeVecEnv {

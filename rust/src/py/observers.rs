@@ -7,6 +7,7 @@
 //! object works through its `observe` method.
 
 use numpy::{IntoPyArray, PyArray1};
+use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 
 use super::arrays::{RewardsView, StepTypes};
@@ -28,9 +29,9 @@ impl EpisodeMetricCore {
         reward: &RewardsView<'_>,
     ) -> Result<()> {
         let transitions = Transitions {
-            step_type: step_type.as_slice(),
-            next_step_type: next_step_type.as_slice(),
-            reward: reward.rewards(),
+            step_type: step_type.as_slice()?,
+            next_step_type: next_step_type.as_slice()?,
+            reward: reward.rewards()?,
         };
         self.metric
             .observe(&transitions)
@@ -54,6 +55,16 @@ impl EpisodeMetricCore {
                  got {kind:?}"
             ))
         })?;
+        // The per-env accumulators are allocated up front: a batch size that
+        // cannot fit is a MemoryError here, not an abort in the allocator.
+        if let Some(n) = batch_size {
+            let mut probe: Vec<f64> = Vec::new();
+            if probe.try_reserve_exact(n).is_err() {
+                return Err(PyMemoryError::new_err(format!(
+                    "batch_size={n}: not enough memory for that many per-env accumulators"
+                )));
+            }
+        }
         Ok(EpisodeMetricCore {
             metric: EpisodeMetric::new(kind, buffer_size, batch_size),
         })

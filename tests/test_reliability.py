@@ -1,0 +1,145 @@
+"""Bad and unusual input at the Rust boundary: clear exceptions, never a panic or an abort.
+
+A Rust panic reaches Python as `pyo3_runtime.PanicException`, a
+`BaseException` that `except Exception` does not catch, and an allocation
+failure aborts the process; every case here must instead raise an ordinary
+exception (or give the right result).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from tfdrive import _core
+from tfdrive.environments import native
+from tfdrive.metrics import py_metrics
+from tfdrive.trajectories import time_step as ts
+
+
+def misaligned(values, dtype) -> np.ndarray:
+    """A C-contiguous but misaligned array: decoded from a byte buffer at an odd offset."""
+    data = np.asarray(values, dtype=dtype).tobytes()
+    buffer = np.frombuffer(b"\0" + data, dtype=np.uint8)[1:]
+    array = buffer.view(dtype)
+    assert array.flags.c_contiguous and not array.flags.aligned
+    return array
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_count_steps_reads_misaligned_step_types(dtype):
+    first, nxt = [0, 1, 1, 2, 1], [1, 2, 2, 0, 2]
+    expected = _core.count_steps(np.array(first, dtype), np.array(nxt, dtype))
+    assert expected == (4, 1)  # Episodes end on the LAST -> FIRST boundary.
+    assert _core.count_steps(misaligned(first, dtype), misaligned(nxt, dtype)) == expected
+
+
+def test_metric_reads_misaligned_rewards_and_step_types():
+    for reward_dtype in (np.float32, np.float64):
+        metric = py_metrics.AverageReturnMetric(batch_size=2)
+        metric._native_observer.observe(
+            misaligned([1, 1], np.int32),
+            misaligned([2, 2], np.int32),
+            misaligned([1.5, 2.5], reward_dtype),
+        )
+        assert metric.result() == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("num_envs", [10**9, 2**62])
+def test_native_make_too_many_envs_is_a_memory_error(num_envs):
+    with pytest.raises(MemoryError, match=f"num_envs={num_envs}"):
+        native.make("CartPole-v1", num_envs)
+
+
+def test_native_make_num_threads_above_the_cap():
+    with pytest.raises(ValueError, match="num_threads=100000 is above the limit of 1024"):
+        native.make("CartPole-v1", 4, num_threads=100_000)
+
+
+@pytest.mark.parametrize("batch_size", [10**10, 2**62])
+def test_metric_batch_size_too_large_is_a_memory_error(batch_size):
+    with pytest.raises(MemoryError, match=f"batch_size={batch_size}"):
+        py_metrics.AverageReturnMetric(batch_size=batch_size)
+
+
+def test_forked_child_drops_a_multithreaded_env():
+    env = native.make("CartPole-v1", 8, num_threads=2)
+    env.reset()
+    pid = os.fork()
+    if pid == 0:  # The child inherits the pool but not its worker threads.
+        try:
+            env.step(np.zeros(8, np.int64))
+            del env
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung dropping the env")
+    env.step(np.zeros(8, np.int64))  # The parent's env still works.
+
+
+gymnasium = pytest.importorskip("gymnasium")
+
+
+def _cartpoles(n, reward_dtype=None):
+    from tfdrive.environments import suite_gymnasium
+    from tfdrive.specs import array_spec
+
+    envs = [suite_gymnasium.load("CartPole-v1") for _ in range(n)]
+    if reward_dtype is not None:
+        for env in envs:
+            spec = env.time_step_spec()
+            reward = array_spec.ArraySpec((), reward_dtype, name="reward")
+            env.time_step_spec = lambda spec=spec, reward=reward: spec._replace(reward=reward)
+    return envs
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_gymnasium_fast_path_writes_rewards_in_the_spec_dtype(dtype):
+    from tfdrive.environments.batched_py_environment import BatchedPyEnvironment
+
+    env = BatchedPyEnvironment(_cartpoles(2, dtype))
+    assert env._core.gymnasium_path
+    env.reset()
+    step = env.step(np.zeros(2, np.int64))
+    assert step.reward.dtype == dtype
+    np.testing.assert_array_equal(step.reward, np.ones(2, dtype))
+    np.testing.assert_array_equal(step.step_type, [ts.StepType.MID] * 2)
+
+
+@pytest.mark.parametrize(
+    "actions",
+    [np.zeros((2, 2), np.int64), np.zeros((2, 0), np.int64)],
+    ids=["B-by-2", "B-by-0"],
+)
+def test_gymnasium_fast_path_rejects_actions_as_the_generic_path(actions):
+    from tfdrive.environments.batched_py_environment import BatchedPyEnvironment
+
+    env = BatchedPyEnvironment(_cartpoles(2))
+    assert env._core.gymnasium_path
+    env.reset()
+    with pytest.raises(ValueError, match="can only convert an array of size 1"):
+        env.step(actions)
+
+
+def test_gymnasium_fast_path_does_not_truncate_float_actions():
+    from tfdrive.environments.batched_py_environment import BatchedPyEnvironment
+
+    env = BatchedPyEnvironment(_cartpoles(2))
+    env.reset()
+    # Gymnasium's CartPole asserts its action is in the Discrete(2) space;
+    # 0.7 is not, so it must reach the env as 0.7, not truncated to 0.
+    with pytest.raises(AssertionError, match="0.7"):
+        env.step(np.array([0.7, 0.7]))
