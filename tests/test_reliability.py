@@ -14,7 +14,9 @@ import time
 import numpy as np
 import pytest
 
+from driver_mocks import AlternatingPolicy, CountingEnv, Recorder
 from tfdrive import _core
+from tfdrive.drivers.py_driver import PyDriver
 from tfdrive.environments import native
 from tfdrive.metrics import py_metrics
 from tfdrive.trajectories import time_step as ts
@@ -143,3 +145,67 @@ def test_gymnasium_fast_path_does_not_truncate_float_actions():
     # 0.7 is not, so it must reach the env as 0.7, not truncated to 0.
     with pytest.raises(AssertionError, match="0.7"):
         env.step(np.array([0.7, 0.7]))
+
+
+# --- the driver's arguments -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make_observers",
+    [lambda rec: (o for o in [rec]), lambda rec: iter([rec]), lambda rec: map(lambda o: o, [rec])],
+    ids=["generator", "iter", "map"],
+)
+def test_observers_given_as_an_iterator_see_every_trajectory(make_observers):
+    def collect(observers_of):
+        env, rec, policy = CountingEnv(), Recorder(), AlternatingPolicy()
+        driver = PyDriver(env, policy, observers_of(rec), max_steps=3)
+        driver.run(env.reset(), policy.get_initial_state())
+        assert driver.observers == [rec]
+        return [t.step_type.tolist() for t in rec.items]
+
+    expected = collect(lambda rec: [rec])
+    assert len(expected) == 4  # 3 steps and 1 boundary transition.
+    assert collect(make_observers) == expected
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(max_steps=float("nan")), "`max_steps` must be a whole number or None; got nan"),
+        (dict(max_steps=float("inf")), "`max_steps` must be a whole number or None; got inf"),
+        (dict(max_steps=2.5), "`max_steps` must be a whole number or None; got 2.5"),
+        (dict(max_episodes=10**400), "`max_episodes` must be below 2\\*\\*63"),
+        (dict(max_steps="10"), "`max_steps` must be a whole number or None; got '10'"),
+    ],
+)
+def test_run_limits_that_are_not_whole_numbers_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        PyDriver(CountingEnv(), AlternatingPolicy(), [], **kwargs)
+
+
+def test_whole_float_limits_are_accepted_as_in_tf_agents():
+    env, rec, policy = CountingEnv(), Recorder(), AlternatingPolicy()
+    PyDriver(env, policy, [rec], max_steps=2.0).run(env.reset(), policy.get_initial_state())
+    assert len(rec.items) == 2
+
+
+def test_progress_argument_is_checked_at_construction():
+    with pytest.raises(TypeError, match="progress must be a bool or a callable"):
+        PyDriver(CountingEnv(), AlternatingPolicy(), [], max_steps=1, progress="yes")
+
+
+def test_reentrant_run_raises_runtime_error():
+    env, policy = CountingEnv(), AlternatingPolicy()
+    errors = []
+
+    def reenter(_trajectory):
+        try:
+            driver.run(env.current_time_step(), policy.get_initial_state())
+        except RuntimeError as e:
+            errors.append(str(e))
+
+    driver = PyDriver(env, policy, [reenter], max_steps=2)
+    time_step, state = driver.run(env.reset(), policy.get_initial_state())
+    assert len(errors) == 2
+    assert "already running" in errors[0]
+    driver.run(time_step, state)  # Not left marked as running.

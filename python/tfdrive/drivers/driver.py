@@ -10,15 +10,23 @@ from typing import Any
 def _observer_list(argument: str, observers: Any) -> Any:
     """`observers or []`, after checking it is a collection of callables.
 
+    A list or tuple is kept as given (as TF-Agents does); any other iterable
+    (a generator, `map(...)`, `iter(...)`) is read once into a list, since
+    checking it would otherwise consume it and leave the run no observers.
+
     Raises:
       TypeError: naming `argument` and the index of the offending entry.
     """
-    if not observers:
+    if observers is None:
         return []
     if not isinstance(observers, Iterable) or isinstance(observers, (str, bytes)):
         raise TypeError(
             f"{argument} must be a list of callables; got {type(observers).__name__} {observers!r}"
         )
+    if not isinstance(observers, Sequence):
+        observers = list(observers)
+    if not observers:
+        return []
     for i, observer in enumerate(observers):
         if not callable(observer):
             raise TypeError(f"{argument}[{i}] is not callable: {observer!r}")

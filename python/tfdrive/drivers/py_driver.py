@@ -10,6 +10,7 @@ TF-Agents' environments and policies alike.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -59,7 +60,10 @@ class PyDriver(driver.Driver):
         per stage (see `last_run_stats`). Off by default.
 
     Raises:
-      ValueError: if neither `max_steps` nor `max_episodes` is at least 1.
+      ValueError: if neither `max_steps` nor `max_episodes` is at least 1,
+        or either is not a whole number of magnitude below ``2**63`` (NaN,
+        infinity, a fraction, a huge number). A negative limit beside a
+        positive one is kept as TF-Agents has it: that run takes no step.
     """
 
     def __init__(
@@ -76,8 +80,8 @@ class PyDriver(driver.Driver):
         progress: bool | Callable[[int, int], Any] = False,
         timing: bool = False,
     ):
-        max_steps = max_steps or 0
-        max_episodes = max_episodes or 0
+        max_steps = _limit("max_steps", max_steps)
+        max_episodes = _limit("max_episodes", max_episodes)
         if max_steps < 1 and max_episodes < 1:
             raise ValueError("Either `max_steps` or `max_episodes` should be greater than 0.")
         super().__init__(env, policy, observers, transition_observers, info_observers)
@@ -96,8 +100,14 @@ class PyDriver(driver.Driver):
             trajectory.Trajectory,
         )
         self._last_run_stats: _core.RunStats | None = None
+        if not (isinstance(progress, bool) or callable(progress)):
+            raise TypeError(
+                f"progress must be a bool or a callable(num_steps, num_episodes); "
+                f"got {type(progress).__name__} {progress!r}"
+            )
         self._progress = progress
         self._timing = bool(timing)
+        self._running = False
 
     def run(self, time_step: Any, policy_state: Any = ()) -> tuple[Any, Any]:
         """Runs the policy in the env from `time_step` and `policy_state`.
@@ -111,6 +121,13 @@ class PyDriver(driver.Driver):
           `(time_step, policy_state)`: the last time step and the state the
           policy last returned, to pass to the next `run()`.
         """
+        if self._running:
+            raise RuntimeError(
+                "PyDriver.run() was called while this driver is already running "
+                "(from one of its own policy, env or observer callbacks, or another "
+                "thread); a driver runs one run() at a time."
+            )
+        self._running = True
         bar = ProgressBar(total=self._max_steps) if self._progress is True else None
         progress = bar or self._progress or None
         try:
@@ -118,6 +135,7 @@ class PyDriver(driver.Driver):
                 time_step, policy_state, progress, self._timing
             )
         finally:
+            self._running = False
             if bar is not None:
                 bar.close()
         return time_step, policy_state
@@ -135,3 +153,27 @@ class PyDriver(driver.Driver):
         """`(num_steps, num_episodes)` collected by the last complete `run()`."""
         stats = self._last_run_stats
         return (stats.num_steps, stats.num_episodes) if stats else (0, 0)
+
+
+def _limit(argument: str, value: Any) -> int:
+    """A run limit as an int: None and 0 mean unlimited (0), as in TF-Agents.
+
+    Whole floats (``1e6``) are accepted, as TF-Agents compares them as numbers.
+
+    Raises:
+      ValueError: naming `argument`, for anything but a whole number of
+        magnitude below ``2**63``.
+    """
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"`{argument}` must be a whole number or None; got {value!r}")
+    if isinstance(value, numbers.Integral):
+        whole = int(value)
+    elif math.isfinite(value) and float(value).is_integer():
+        whole = int(value)
+    else:
+        raise ValueError(f"`{argument}` must be a whole number or None; got {value!r}")
+    if abs(whole) >= 2**63:
+        raise ValueError(f"`{argument}` must be below 2**63; got {value!r}")
+    return whole
