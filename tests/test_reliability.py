@@ -209,3 +209,34 @@ def test_reentrant_run_raises_runtime_error():
     assert len(errors) == 2
     assert "already running" in errors[0]
     driver.run(time_step, state)  # Not left marked as running.
+
+
+# --- spec bounds -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dtype, minimum, maximum, message",
+    [
+        (np.int64, 0, float(2**63 - 1), "maximum=.* does not fit int64"),
+        (np.uint64, 0, float(2**64 - 1), "maximum=.* does not fit uint64"),
+        (np.float32, float("nan"), 1.0, "minimum of .* holds NaN"),
+        (np.int32, float("nan"), 1, "minimum of .* holds NaN"),
+        (np.int32, -0.9, -0.1, "no int32 value lies in"),
+    ],
+)
+def test_bounds_that_do_not_survive_the_cast_are_rejected(dtype, minimum, maximum, message):
+    from tfdrive.specs.array_spec import BoundedArraySpec
+
+    with pytest.raises(ValueError, match=message):
+        BoundedArraySpec((), dtype, minimum, maximum)
+
+
+def test_integer_bounds_at_the_dtype_limits_and_truncated_floats_are_kept():
+    from tfdrive.specs.array_spec import BoundedArraySpec
+
+    spec = BoundedArraySpec((), np.int64, 0, 2**63 - 1)
+    assert spec.maximum == 2**63 - 1
+    spec = BoundedArraySpec((), np.uint64, 0, 2**64 - 1)
+    assert spec.maximum == 2**64 - 1
+    spec = BoundedArraySpec((2,), np.int32, 0.7, 3.9)  # TF-Agents truncates too.
+    assert spec.minimum == 0 and spec.maximum == 3

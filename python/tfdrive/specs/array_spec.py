@@ -347,9 +347,10 @@ class BoundedArraySpec(ArraySpec):
                 f"BoundedArraySpec(shape={self._shape}, name={name!r})."
             )
 
-        self._minimum = self._minimum.astype(self._dtype)
+        _check_holds_an_integer(self._minimum, self._maximum, self._dtype, name)
+        self._minimum = _cast_bound("minimum", self._minimum, self._dtype, name)
         self._minimum.setflags(write=False)
-        self._maximum = self._maximum.astype(self._dtype)
+        self._maximum = _cast_bound("maximum", self._maximum, self._dtype, name)
         self._maximum.setflags(write=False)
 
     @classmethod
@@ -438,3 +439,43 @@ def is_discrete(spec):
 def is_continuous(spec):
     """True if `spec` (a spec or dtype) has a floating-point dtype."""
     return issubclass(np.dtype(spec).type, np.floating)
+
+
+def _cast_bound(label: str, bound: np.ndarray, dtype: np.dtype, name: object) -> np.ndarray:
+    """`bound` cast to `dtype`, or a ValueError where the cast would corrupt it.
+
+    NaN is no bound. An integer spec's float bound is truncated towards zero,
+    as TF-Agents does (3.9 becomes 3), but must fit the dtype:
+    ``float(2**63 - 1)`` is ``2**63``, which a plain cast to int64 would wrap
+    to ``-2**63``.
+    """
+    values = np.asarray(bound)
+    if values.dtype.kind in "fc" and np.any(np.isnan(values)):
+        raise ValueError(
+            f"{label} of BoundedArraySpec(dtype={dtype!r}, name={name!r}) holds NaN: {bound!r}"
+        )
+    with np.errstate(invalid="ignore", over="ignore"):
+        cast = values.astype(dtype)
+    if dtype.kind in "iu" and values.dtype.kind == "f":
+        if not np.array_equal(cast.astype(np.float64), np.trunc(values.astype(np.float64))):
+            raise ValueError(
+                f"{label}={bound!r} of BoundedArraySpec(dtype={dtype!r}, name={name!r}) does "
+                f"not fit {dtype} (a cast would make it {cast!r})."
+            )
+    return cast
+
+
+def _check_holds_an_integer(minimum, maximum, dtype: np.dtype, name: object) -> None:
+    """Raises ValueError where float bounds of an integer spec enclose no integer.
+
+    ``[-0.9, -0.1]`` would truncate to ``[0, 0]``: a spec of values that lie
+    outside the bounds it was given.
+    """
+    if dtype.kind not in "iu":
+        return
+    low, high = np.asarray(minimum, np.float64), np.asarray(maximum, np.float64)
+    if np.any(np.ceil(low) > np.floor(high)):
+        raise ValueError(
+            f"BoundedArraySpec(dtype={dtype!r}, name={name!r}): no {dtype} value lies in "
+            f"[{minimum!r}, {maximum!r}]."
+        )
