@@ -240,3 +240,50 @@ def test_integer_bounds_at_the_dtype_limits_and_truncated_floats_are_kept():
     assert spec.maximum == 2**64 - 1
     spec = BoundedArraySpec((2,), np.int32, 0.7, 3.9)  # TF-Agents truncates too.
     assert spec.minimum == 0 and spec.maximum == 3
+
+
+# --- sampling specs ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spec_args",
+    [
+        ((2,), np.float64, [-np.inf, 10.0], [np.inf, 20.0]),
+        ((2,), np.int64, [np.iinfo(np.int64).min, 5], [np.iinfo(np.int64).max, 9]),
+        ((), np.int64, 2**63 - 1, 2**63 - 1),
+        ((), np.uint64, None, None),
+        (
+            (3,),
+            np.uint64,
+            np.array([0, 2**64 - 2, 7], np.uint64),
+            np.array([2**64 - 1] * 2 + [7], np.uint64),
+        ),
+        ((), np.int32, None, None),
+    ],
+    ids=[
+        "float64-wide",
+        "int64-full-range",
+        "int64-at-max",
+        "uint64",
+        "uint64-elementwise",
+        "int32",
+    ],
+)
+def test_samples_lie_inside_their_spec(spec_args):
+    from tfdrive.specs import array_spec
+
+    spec = array_spec.BoundedArraySpec(*spec_args)
+    samples = array_spec.sample_spec_nest(spec, np.random.RandomState(0), outer_dims=(200,))
+    assert samples.shape == (200, *spec.shape) and samples.dtype == spec.dtype
+    assert np.all(samples >= spec.minimum) and np.all(samples <= spec.maximum)
+
+
+def test_zero_size_specs_and_bool_specs_sample_their_dtype():
+    from tfdrive.specs import array_spec
+
+    rng = np.random.RandomState(0)
+    empty = array_spec.BoundedArraySpec((0, 3), np.int32, [0, 1, 2], [5, 6, 7])
+    sample = array_spec.sample_spec_nest(empty, rng)
+    assert sample.shape == (0, 3) and sample.dtype == np.int32
+    flags = array_spec.sample_spec_nest(array_spec.ArraySpec((500,), np.bool_), rng)
+    assert flags.dtype == np.bool_ and 0 < flags.sum() < 500

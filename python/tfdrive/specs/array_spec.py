@@ -64,38 +64,39 @@ def sample_bounded_spec(spec, rng):
       given seed yields the same values.
     """
     dtype = np.dtype(spec.dtype)
-    type_min, type_max = _dtype_range(dtype)
-    low = spec.minimum
-    high = spec.maximum
+    if dtype == np.bool_:
+        return rng.randint(0, 2, size=spec.shape).astype(np.bool_)
+    low = np.asarray(spec.minimum)
+    high = np.asarray(spec.maximum)
     if np.issubdtype(dtype, np.floating):
-        with np.errstate(over="ignore"):
-            too_wide = dtype == np.float64 and np.any(np.isinf(high - low))
-        if too_wide:
-            # float64 cannot represent the width of the full range: halve it.
-            low = low / 2
-            high = high / 2
+        if dtype == np.float64:
+            with np.errstate(over="ignore"):
+                too_wide = np.isinf(high - low)
+            # float64 cannot hold these elements' range width: halve them
+            # (only them: halving a narrow range would leave its bounds).
+            low = np.where(too_wide, low / 2, low)
+            high = np.where(too_wide, high / 2, high)
         return rng.uniform(low, high, size=spec.shape).astype(dtype)
 
-    if dtype == np.int64 and np.any(high - low < 0):
-        # The width of the interval overflowed int64: halve the bounds.
-        low = low / 2
-        high = high / 2
-    if np.any(high < type_max):
-        # randint's upper bound is exclusive: add one where that cannot overflow.
-        high = np.where(high < type_max, high + 1, high)
-    else:
-        high = high.astype(np.int64) + 1
+    if dtype == np.int64:
+        with np.errstate(over="ignore"):
+            overflow = high - low < 0
+        # The width of these elements' interval overflows int64: halve them.
+        low = np.where(overflow, low // 2, low)
+        high = np.where(overflow, high // 2, high)
+    # randint's upper bound is exclusive: `max + 1` as a Python int, which
+    # cannot overflow (randint takes 2**63 for int64 and 2**64 for uint64).
     if low.size == 1 and high.size == 1:
-        return rng.randint(low, high, size=spec.shape, dtype=dtype)
+        return rng.randint(int(low.flat[0]), int(high.flat[0]) + 1, size=spec.shape, dtype=dtype)
     # Element-wise bounds: one draw per element, in row-major order. (Bounds
     # are broadcast to the full shape, outer dimensions included.)
     low = np.broadcast_to(low, spec.shape)
     high = np.broadcast_to(high, spec.shape)
     samples = [
-        rng.randint(lo, hi, size=1, dtype=dtype)
-        for lo, hi in zip(low.flatten(), high.flatten(), strict=True)
+        rng.randint(int(lo), int(hi) + 1, size=1, dtype=dtype)[0]
+        for lo, hi in zip(low.flat, high.flat, strict=True)
     ]
-    return np.reshape(np.array(samples), spec.shape)
+    return np.array(samples, dtype=dtype).reshape(spec.shape)
 
 
 def sample_spec_nest(structure, rng, outer_dims=()):
@@ -112,6 +113,8 @@ def sample_spec_nest(structure, rng, outer_dims=()):
     """
 
     def sample_fn(spec):
+        if np.dtype(spec.dtype) == np.bool_:  # No numeric bounds: True or False.
+            return rng.randint(0, 2, size=tuple(outer_dims) + tuple(spec.shape)).astype(np.bool_)
         spec = BoundedArraySpec.from_spec(spec)
         spec = BoundedArraySpec(
             tuple(outer_dims) + tuple(spec.shape),
