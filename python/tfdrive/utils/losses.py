@@ -69,7 +69,7 @@ def aggregate_losses(
       per_example_loss: ``[B]`` or ``[B, T, ...]`` losses.
       sample_weight: A scalar, or a ``[B]`` / ``[B, T, ...]`` weight; where it
         is 0 the loss is ignored even if it is inf or NaN.
-      global_batch_size: The batch size to average over.
+      global_batch_size: The (integer) batch size to average over.
       regularization_loss: A scalar regularization loss.
 
     Returns:
@@ -103,8 +103,8 @@ def aggregate_losses(
             per_example_loss = per_example_loss[tf.newaxis]
         elif loss_rank is not None and loss_rank > 1:
             per_example_loss = tf.reduce_mean(per_example_loss, axis=list(range(1, loss_rank)))
-        if global_batch_size is not None:
-            global_batch_size = tf.cast(global_batch_size, per_example_loss.dtype)
+        # Passed on as given: `compute_average_loss` requires an integer (TF-Agents'
+        # cast to the loss dtype fails there on TF >= 2.13).
         weighted_loss = tf.nn.compute_average_loss(
             per_example_loss, global_batch_size=global_batch_size
         )

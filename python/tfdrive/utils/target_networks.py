@@ -30,8 +30,12 @@ def extract_shared_variables(
       ``(only_in_1, only_in_2, in_both)`` as `ObjectIdentitySet`s.
     """
     set_1, set_2 = ObjectIdentitySet(variables_1), ObjectIdentitySet(variables_2)
-    shared = set_1.intersection(set_2)
-    return set_1.difference(shared), set_2.difference(shared), shared
+    # Built by membership so that all three hold the variables themselves.
+    return (
+        ObjectIdentitySet([v for v in set_1 if v not in set_2]),
+        ObjectIdentitySet([v for v in set_2 if v not in set_1]),
+        ObjectIdentitySet([v for v in set_1 if v in set_2]),
+    )
 
 
 def check_no_shared_variables(network_1: Any, network_2: Any) -> None:
