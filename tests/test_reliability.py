@@ -287,3 +287,99 @@ def test_zero_size_specs_and_bool_specs_sample_their_dtype():
     assert sample.shape == (0, 3) and sample.dtype == np.int32
     flags = array_spec.sample_spec_nest(array_spec.ArraySpec((500,), np.bool_), rng)
     assert flags.dtype == np.bool_ and 0 < flags.sum() < 500
+
+
+# --- native env arguments and states -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(num_envs=-1), ValueError, "num_envs must be at least 1, got -1"),
+        (dict(num_envs=2.0), TypeError, "num_envs must be an int, got float 2.0"),
+        (dict(num_envs=2, seed=-1), ValueError, "seed must be at least 0, got -1"),
+        (dict(num_envs=2, seed=2**64), ValueError, "seed must be below 18446744073709551616"),
+        (dict(num_envs=2, num_threads=-3), ValueError, "num_threads must be at least 0, got -3"),
+    ],
+)
+def test_native_make_argument_errors_name_the_argument(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        native.make("CartPole-v1", **kwargs)
+
+
+def test_native_set_env_state_rejects_nan_and_elapsed_past_the_limit():
+    env = native.make("CartPole-v1", 2)
+    env.reset()
+    with pytest.raises(ValueError, match="CartPole-v1 state must be finite, got NaN"):
+        env.set_env_state(0, [0.0, float("nan"), 0.0, 0.0])
+    with pytest.raises(
+        ValueError, match="elapsed=500 must be below CartPole-v1's max_episode_steps=500"
+    ):
+        env.set_env_state(0, [0.0] * 4, elapsed=500)
+    env.set_env_state(0, [0.0] * 4, elapsed=499)
+    step = env.step(np.zeros(2, np.int64))
+    assert step.step_type[0] == ts.StepType.LAST  # Truncated at the limit.
+
+
+# --- BatchedPyEnvironment: sub-envs returning bad time steps -------------------
+
+
+class _ScriptedEnv:
+    """A PyEnvironment whose `step` returns `result` (a TimeStep or anything else)."""
+
+    def __init__(self, result):
+        from tfdrive.environments import py_environment
+        from tfdrive.specs import array_spec
+
+        class Env(py_environment.PyEnvironment):
+            def observation_spec(self):
+                return array_spec.ArraySpec((), np.float32, name="observation")
+
+            def action_spec(self):
+                return array_spec.BoundedArraySpec((), np.int32, 0, 1, name="action")
+
+            def _reset(self):
+                return ts.restart(np.float32(0))
+
+            def _step(self, action):
+                return result
+
+        self.env = Env()
+
+
+@pytest.mark.parametrize(
+    "result, error, message",
+    [
+        ((np.int32(1), np.float32(1)), TypeError, "env 1 returned a tuple of 2 values"),
+        (
+            ts.TimeStep(np.int32(7), np.float32(1), np.float32(1), np.float32(0)),
+            ValueError,
+            "env 1 returned step_type 7, not a StepType",
+        ),
+        (
+            ts.TimeStep(np.int32(1), None, np.float32(1), np.float32(0)),
+            TypeError,
+            "env 1 returned reward = None",
+        ),
+        (
+            ts.TimeStep(np.int32(1), True, np.float32(1), np.float32(0)),
+            TypeError,
+            "env 1 returned reward = True",
+        ),
+        (
+            ts.TimeStep(np.bool_(True), np.float32(1), np.float32(1), np.float32(0)),
+            TypeError,
+            "env 1 returned step_type = ",
+        ),
+    ],
+    ids=["2-tuple", "step-type-7", "reward-None", "reward-True", "step-type-bool"],
+)
+def test_batched_env_rejects_bad_time_steps_naming_the_env(result, error, message):
+    from tfdrive.environments.batched_py_environment import BatchedPyEnvironment
+
+    good = ts.TimeStep(np.int32(1), np.float32(1), np.float32(1), np.float32(0))
+    envs = [_ScriptedEnv(good).env, _ScriptedEnv(result).env]
+    batched = BatchedPyEnvironment(envs)
+    batched.reset()
+    with pytest.raises(error, match=message):
+        batched.step(np.zeros(2, np.int32))

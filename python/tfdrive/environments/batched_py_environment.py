@@ -24,6 +24,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from tfdrive import _core
 from tfdrive.environments import py_environment
 from tfdrive.trajectories import time_step as ts
@@ -55,6 +57,17 @@ def _gymnasium_fast_path(envs: Sequence[py_environment.PyEnvironment]) -> bool:
         and env._action_is_discrete == first._action_is_discrete
         for env in envs
     ) and not nest.is_nested(first.observation_spec())
+
+
+def _check_step_types(step_type: np.ndarray) -> None:
+    """Raises ValueError naming the first env whose step type is not 0, 1 or 2."""
+    bad = (step_type < ts.StepType.FIRST) | (step_type > ts.StepType.LAST)
+    if bad.any():
+        index = int(np.argwhere(bad)[0][0])
+        raise ValueError(
+            f"env {index} returned step_type {step_type[index].tolist()!r}, "
+            "not a StepType (0=FIRST, 1=MID, 2=LAST)"
+        )
 
 
 class BatchedPyEnvironment(py_environment.PyEnvironment):
@@ -154,6 +167,8 @@ class BatchedPyEnvironment(py_environment.PyEnvironment):
         return self._time_step_spec
 
     def _pack(self, flat: list) -> ts.TimeStep:
+        if not self._core.gymnasium_path:  # The Gymnasium path makes its own step types.
+            _check_step_types(flat[0])
         observation = (
             flat[3] if len(flat) == 4 else nest.pack_sequence_as(self._observation_spec, flat[3:])
         )

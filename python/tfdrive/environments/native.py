@@ -31,6 +31,7 @@ are the same whatever ``num_threads``.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -72,6 +73,10 @@ class NativeEnvironment(py_environment.PyEnvironment):
 
     def __init__(self, name: str, num_envs: int, seed: int = 0, num_threads: int | None = None):
         super().__init__(handle_auto_reset=False)
+        _check_int("num_envs", num_envs, 1, 2**63)
+        _check_int("seed", seed, 0, 2**64)
+        if num_threads is not None:
+            _check_int("num_threads", num_threads, 0, 2**63)  # The core explains 0.
         self._native_env = _core.NativeVecEnv(name, num_envs, seed, num_threads)
         low, high = self._native_env.action_bounds
         dtype = np.dtype(self._native_env.action_dtype)
@@ -146,6 +151,7 @@ class NativeEnvironment(py_environment.PyEnvironment):
 
         Returns ``seed``.
         """
+        _check_int("seed", seed, 0, 2**64)
         self._native_env.seed(seed)
         return seed
 
@@ -166,6 +172,16 @@ class NativeEnvironment(py_environment.PyEnvironment):
             f"NativeEnvironment({self.name!r}, num_envs={self.batch_size}, "
             f"num_threads={self.num_threads})"
         )
+
+
+def _check_int(argument: str, value: Any, low: int, high: int) -> None:
+    """Raises TypeError/ValueError naming `argument` unless ``low <= value < high``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{argument} must be an int, got {type(value).__name__} {value!r}")
+    if value < low:
+        raise ValueError(f"{argument} must be at least {low}, got {value}")
+    if value >= high:
+        raise ValueError(f"{argument} must be below {high}, got {value}")
 
 
 def make(

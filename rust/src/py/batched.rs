@@ -17,7 +17,9 @@
 use numpy::{Element, PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyBool, PyList, PyTuple};
+
+use super::arrays::describe;
 use pyo3::IntoPyObjectExt;
 
 use crate::batch::write_row;
@@ -54,6 +56,7 @@ pub struct PyEnvBatch {
     gym: Option<GymPath>,
     np_empty: Py<PyAny>,
     np_asarray: Py<PyAny>,
+    np_bool: Py<PyAny>,
 }
 
 /// Adds `note` to `err` (Python 3.11+ `add_note`) and returns it unchanged otherwise.
@@ -142,6 +145,32 @@ impl PyEnvBatch {
         Ok(())
     }
 
+    /// Rejects None and booleans for `step_type`, `reward` and `discount`:
+    /// numpy would turn None into NaN and True into 1 without a word.
+    fn check_scalar_field(
+        &self,
+        py: Python<'_>,
+        j: usize,
+        row: usize,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let boolean = match value.cast::<PyUntypedArray>() {
+            Ok(array) => array.dtype().kind() == b'b',
+            Err(_) => {
+                value.is_instance_of::<PyBool>() || value.is_instance(self.np_bool.bind(py))?
+            }
+        };
+        if value.is_none() || boolean {
+            return Err(PyTypeError::new_err(format!(
+                "env {row} returned {} = {}, expected a number per {}",
+                self.leaves[j].name,
+                describe(value),
+                self.leaves[j].spec
+            )));
+        }
+        Ok(())
+    }
+
     /// Writes one env's TimeStep (a 4-tuple) into row `row`.
     fn write_time_step(
         &self,
@@ -159,8 +188,17 @@ impl PyEnvBatch {
                     .unwrap_or_default()
             ))
         })?;
+        if ts.len() < 4 {
+            return Err(PyTypeError::new_err(format!(
+                "env {row} returned a tuple of {} values, expected a TimeStep \
+                 (step_type, reward, discount, observation)",
+                ts.len()
+            )));
+        }
         for (j, array) in out.iter().enumerate().take(3) {
-            self.write_leaf(py, j, array, row, &ts.get_item(j)?)?;
+            let value = ts.get_item(j)?;
+            self.check_scalar_field(py, j, row, &value)?;
+            self.write_leaf(py, j, array, row, &value)?;
         }
         let observation = ts.get_item(3)?;
         match &self.flatten {
@@ -389,6 +427,7 @@ impl PyEnvBatch {
             gym,
             np_empty: numpy.getattr("empty")?.unbind(),
             np_asarray: numpy.getattr("asarray")?.unbind(),
+            np_bool: numpy.getattr("bool_")?.unbind(),
         })
     }
 

@@ -401,6 +401,10 @@ impl NativeVecEnv {
     }
 
     /// Sets sub-environment `index`'s Gymnasium state and episode length.
+    ///
+    /// Raises ValueError for a state of the wrong length or with a NaN or
+    /// infinite value, or `elapsed` not below `max_episode_steps` (an episode
+    /// that long has ended; stepping on from it would never truncate).
     fn set_state(&mut self, index: usize, state: Vec<f64>, elapsed: u32) -> PyResult<()> {
         self.check_index(index)?;
         let want = self.env.get_state(index).0.len();
@@ -409,6 +413,19 @@ impl NativeVecEnv {
                 "{} state has {want} values, got {}",
                 self.env.name(),
                 state.len()
+            )));
+        }
+        if let Some(bad) = state.iter().find(|v| !v.is_finite()) {
+            return Err(PyValueError::new_err(format!(
+                "{} state must be finite, got {bad} in {state:?}",
+                self.env.name()
+            )));
+        }
+        let limit = self.env.max_episode_steps();
+        if elapsed >= limit {
+            return Err(PyValueError::new_err(format!(
+                "elapsed={elapsed} must be below {}'s max_episode_steps={limit}",
+                self.env.name()
             )));
         }
         self.env.set_state(index, &state, elapsed);
