@@ -383,3 +383,34 @@ def test_batched_env_rejects_bad_time_steps_naming_the_env(result, error, messag
     batched.reset()
     with pytest.raises(error, match=message):
         batched.step(np.zeros(2, np.int32))
+
+
+def test_one_native_env_stepped_from_two_threads_says_so():
+    import threading
+
+    env = native.make("CartPole-v1", 200_000, num_threads=1)
+    env.reset()
+    actions = np.zeros(200_000, np.int64)
+    errors, stop = [], threading.Event()
+
+    def step_forever():
+        while not stop.is_set():
+            try:
+                env.step(actions)
+            except RuntimeError as e:
+                errors.append(str(e))
+
+    thread = threading.Thread(target=step_forever)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not errors and time.monotonic() < deadline:
+            try:
+                env.step(actions)  # Large batches release the GIL while stepping.
+            except RuntimeError as e:
+                errors.append(str(e))
+    finally:
+        stop.set()
+        thread.join()
+    assert errors, "the two threads never overlapped"
+    assert "in use by another thread" in errors[0]

@@ -141,10 +141,16 @@ class NativeEnvironment(py_environment.PyEnvironment):
         return ts.TimeStep(*current)
 
     def _reset(self) -> ts.TimeStep:
-        return self._native_env.reset_time_step()
+        try:
+            return self._native_env.reset_time_step()
+        except RuntimeError as e:
+            raise _in_use_error(e) from None
 
     def _step(self, action: Any) -> ts.TimeStep:
-        return self._native_env.step_time_step(action)
+        try:
+            return self._native_env.step_time_step(action)
+        except RuntimeError as e:
+            raise _in_use_error(e) from None
 
     def seed(self, seed: int) -> int:
         """Re-seeds sub-environment ``i`` from ``(seed, i)``; the next ``reset()`` uses it.
@@ -172,6 +178,16 @@ class NativeEnvironment(py_environment.PyEnvironment):
             f"NativeEnvironment({self.name!r}, num_envs={self.batch_size}, "
             f"num_threads={self.num_threads})"
         )
+
+
+def _in_use_error(error: RuntimeError) -> RuntimeError:
+    """PyO3's "Already borrowed" (another thread is stepping the env), explained."""
+    if "borrowed" not in str(error):
+        return error
+    return RuntimeError(
+        "this native env is in use by another thread (or an enclosing call): one thread "
+        "at a time may step it; give each thread its own"
+    )
 
 
 def _check_int(argument: str, value: Any, low: int, high: int) -> None:

@@ -16,7 +16,7 @@ use pyo3::types::{PyDict, PyTuple};
 use super::arrays::{RewardsView, StepTypes};
 use super::buffer::TrajectoryBufferCore;
 use super::envs::NativeVecEnv;
-use super::error::{Error, Result};
+use super::error::{in_use, Error, Result};
 use super::observers::EpisodeMetricCore;
 use crate::driver::{self, Collect, Limits};
 use crate::trajectory::{self, Progress, FIRST};
@@ -390,7 +390,7 @@ impl<'py> PythonCollect<'py> {
                     };
                     buffer
                         .try_borrow_mut()
-                        .map_err(PyErr::from)?
+                        .map_err(in_use("trajectory buffer"))?
                         .add_fields_from(fields)?;
                 }
                 Observer::Metric(metric) => {
@@ -403,7 +403,7 @@ impl<'py> PythonCollect<'py> {
                     };
                     metric
                         .try_borrow_mut()
-                        .map_err(PyErr::from)?
+                        .map_err(in_use("metric"))?
                         .observe_arrays(step_types, next_step_types, rewards)?;
                 }
             }
@@ -461,7 +461,7 @@ impl<'py> Collect for PythonCollect<'py> {
         let action = action_step.getattr(intern!(self.py, "action"))?;
         self.timed(Stage::Env, |c| match &c.native_env {
             Some(native) => {
-                let mut native = native.try_borrow_mut().map_err(PyErr::from)?;
+                let mut native = native.try_borrow_mut().map_err(in_use("native env"))?;
                 let next = native.step_time_step(c.py, &action)?;
                 if let Some(stages) = &mut c.stages {
                     stages.gil_wait += native.gil_wait();

@@ -43,3 +43,15 @@ impl From<Error> for PyErr {
         }
     }
 }
+
+/// The error for a native object (env, metric, buffer) that another thread or
+/// an enclosing call is using right now: PyO3's own says only "Already
+/// borrowed".
+pub(crate) fn in_use(what: &'static str) -> impl Fn(pyo3::pycell::PyBorrowMutError) -> PyErr {
+    move |_| {
+        pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "this {what} is in use by another thread (or an enclosing call): \
+             one thread at a time may step it; give each thread its own"
+        ))
+    }
+}
