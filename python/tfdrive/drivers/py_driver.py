@@ -31,6 +31,16 @@ class PyDriver(driver.Driver):
     state the action was computed FROM (`action_step.state` is replaced by
     the input state); `run()` returns the state the policy last returned.
 
+    Interrupts and errors: the driver checks for signals (Ctrl-C) before
+    each iteration and raises `KeyboardInterrupt` there. Python code it calls
+    (policy, env, Python observers) may also raise it, or any exception, in
+    the middle of an iteration; the exception reaches the caller unchanged
+    and the run stops at once: the observers before the one that raised have
+    the transition, those after it do not, and a native observer (tfdrive's
+    metrics, the trajectory buffer) takes a transition whole or not at all.
+    `run()` returns nothing then, so `last_run_stats` keeps the last complete
+    run's.
+
     With a batched env the limits count over all envs, so a run can
     overshoot them by up to the batch size; and `max_episodes` favours short
     episodes, since a run stops after the first `max_episodes` to finish.

@@ -216,6 +216,16 @@ impl NativeVecEnv {
         Ok(arrays)
     }
 
+    /// The tuple the last `reset_arrays`/`step_arrays` stored.
+    fn current_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        match &self.current {
+            Some(current) => Ok(current.bind(py).clone()),
+            None => Err(PyRuntimeError::new_err(
+                "no time step yet: call reset() first",
+            )),
+        }
+    }
+
     fn check_index(&self, index: usize) -> PyResult<()> {
         if index >= self.env.num_envs() {
             return Err(PyIndexError::new_err(format!(
@@ -338,12 +348,7 @@ impl NativeVecEnv {
     /// Resets every sub-environment: `(step_type, reward, discount, observation)`.
     fn reset<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         self.reset_arrays(py)?;
-        Ok(self
-            .current
-            .as_ref()
-            .expect("set by reset_arrays")
-            .bind(py)
-            .clone())
+        self.current_tuple(py)
     }
 
     /// Steps every sub-environment: `(step_type, reward, discount, observation)`.
@@ -353,12 +358,7 @@ impl NativeVecEnv {
         action: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         self.step_arrays(py, action)?;
-        Ok(self
-            .current
-            .as_ref()
-            .expect("set by step_arrays")
-            .bind(py)
-            .clone())
+        self.current_tuple(py)
     }
 
     /// The last `(step_type, reward, discount, observation)` returned by
