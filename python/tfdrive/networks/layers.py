@@ -1,339 +1,371 @@
-"""Dense and LSTM building blocks of tfdrive's networks, as plain `tf.Module`s.
+"""Keras 2 layers that tfdrive's networks are assembled from, beside Keras' own.
 
-No Keras: the same code runs on TF 2.15 (Keras 2) and TF >= 2.16 (Keras 3).
-The variable layout follows Keras 2 (and hence TF-Agents), so weights copy
-across one to one:
+TF-Agents keeps these in ``tf_agents.keras_layers``; they have the same
+arguments and behaviour here:
 
-* `Dense`: ``kernel`` ``[in, out]`` and ``bias`` ``[out]``; ``y = act(x @ kernel + bias)``.
-* `LSTMCell`: ``kernel`` ``[in, 4u]``, ``recurrent_kernel`` ``[u, 4u]``,
-  ``bias`` ``[4u]``, gates ordered input, forget, cell, output; state
-  ``[h, c]``.
-
-Initial values come from a numpy generator (`make_rng`), so a seed fixes them.
+* `PermanentVariableRateDropout`: dropout whose rate may be a callable and
+  that, with ``permanent=True``, also drops at inference.
+* `RNNWrapper`: a Keras RNN layer (``LSTM``, ``GRU``, ``RNN(cell)``) called as
+  ``(outputs, state)`` with the state structured like ``cell.state_size``,
+  on inputs with or without a time axis.
+* `DynamicUnroll`: a Keras RNN cell unrolled over ``[B, T, ...]`` inputs, with
+  the state reset to zeros wherever ``reset_mask`` (``[B, T]`` bool, usually
+  "step is FIRST") is True.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
-from tfdrive.trajectories import time_step as ts
+from tfdrive._keras import keras
 
-__all__ = [
-    "Dense",
-    "LSTMCell",
-    "StackedLSTM",
-    "glorot_uniform",
-    "make_rng",
-    "orthogonal",
-    "variance_scaling",
-    "MLP",
-    "flatten_observation",
-    "input_units",
-    "reject_unsupported",
-    "unflatten",
-]
+__all__ = ["DynamicUnroll", "PermanentVariableRateDropout", "RNNWrapper"]
 
 
-def make_rng(seed: int | None) -> np.random.Generator:
-    """A numpy generator for initial values.
+def _has_state(state: Any) -> bool:
+    """False for None and empty (non-namedtuple) tuples and lists."""
+    if state is None:
+        return False
+    if isinstance(state, (tuple, list)) and not state and not hasattr(state, "_fields"):
+        return False
+    return True
 
-    With ``seed=None`` the generator is seeded from TensorFlow's random
-    stream, so ``tf.random.set_seed(s)`` before building networks makes their
-    initial values reproducible (as with Keras initializers).
+
+def _add_time_axis(inputs: Any, axis: int, dtype: Any = None) -> tuple[Any, bool]:
+    """Converts `inputs` to tensors; adds a time axis at `axis` when all are rank <= 2.
+
+    Returns ``(inputs, had_time_axis)``.
     """
-    if seed is None and tf.executing_eagerly():
-        draw = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64).numpy()
-        seed = [int(draw[0]), int(draw[1])]
-    return np.random.default_rng(seed)
+    flat = [tf.convert_to_tensor(x, dtype_hint=dtype) for x in tf.nest.flatten(inputs)]
+    has_time_axis = all(x.shape.rank is None or x.shape.rank > 2 for x in flat)
+    if not has_time_axis:
+        flat = [tf.expand_dims(x, axis) for x in flat]
+    return tf.nest.pack_sequence_as(inputs, flat), has_time_axis
 
 
-def glorot_uniform(shape: Sequence[int], rng: np.random.Generator) -> np.ndarray:
-    """Uniform in ``±sqrt(6 / (fan_in + fan_out))`` (float32)."""
-    fan_in, fan_out = shape[0], shape[-1]
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, size=shape).astype(np.float32)
-
-
-def variance_scaling(shape: Sequence[int], scale: float, rng: np.random.Generator) -> np.ndarray:
-    """Truncated normal (±2 std) with variance ``scale / fan_in`` (float32)."""
-    stddev = np.sqrt(scale / shape[0]) / 0.87962566103423978
-    values = rng.standard_normal(size=shape)
-    bad = np.abs(values) > 2.0
-    while bad.any():
-        values[bad] = rng.standard_normal(size=int(bad.sum()))
-        bad = np.abs(values) > 2.0
-    return (values * stddev).astype(np.float32)
-
-
-def orthogonal(shape: Sequence[int], rng: np.random.Generator) -> np.ndarray:
-    """A (semi-)orthogonal matrix (float32)."""
-    rows, cols = shape
-    a = rng.standard_normal(size=(max(rows, cols), min(rows, cols)))
-    q, r = np.linalg.qr(a)
-    q = q * np.sign(np.diag(r))
-    if rows < cols:
-        q = q.T
-    return q[:rows, :cols].astype(np.float32)
-
-
-class Dense(tf.Module):
-    """``act(x @ kernel + bias)`` over the last axis of `x` (any outer rank).
+class PermanentVariableRateDropout(keras.layers.Dropout):
+    """`keras.layers.Dropout` with a rate that may be a callable, optionally always on.
 
     Args:
-      in_units: Size of the input's last axis.
-      units: Size of the output's last axis.
-      activation: Elementwise function or None.
-      kernel: Initial kernel ``[in_units, units]`` (float32 array).
-      bias: Initial bias ``[units]``; zeros if None.
+      rate: Fraction of units to drop, or a callable returning it (read at
+        every call, e.g. a schedule).
+      permanent: When True, drop in inference too (``training`` is ignored),
+        e.g. for Monte-Carlo dropout.
+      **kwargs: `keras.layers.Dropout` arguments (``noise_shape``, ``seed``, ...).
     """
 
-    def __init__(
-        self,
-        in_units: int,
-        units: int,
-        activation: Callable[[tf.Tensor], tf.Tensor] | None,
-        kernel: np.ndarray,
-        bias: np.ndarray | None = None,
-        name: str | None = None,
-    ):
-        super().__init__(name=name)
-        self.in_units = int(in_units)
-        self.units = int(units)
-        self.activation = activation
-        with self.name_scope:
-            self.kernel = tf.Variable(kernel, name="kernel")
-            self.bias = tf.Variable(
-                np.zeros([units], np.float32) if bias is None else bias, name="bias"
-            )
+    def __init__(self, rate: Any, permanent: bool = False, **kwargs: Any):
+        self._permanent = permanent
+        super().__init__(rate, **kwargs)
 
-    @property
-    def layer_variables(self) -> list:
-        return [self.kernel, self.bias]
-
-    def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        if x.shape.rank == 2:
-            y = tf.matmul(x, self.kernel) + self.bias
-        else:
-            y = tf.tensordot(x, self.kernel, axes=1) + self.bias
-        return self.activation(y) if self.activation is not None else y
-
-
-class MLP(tf.Module):
-    """A stack of `Dense` layers, each followed by `activation`."""
-
-    def __init__(
-        self,
-        in_units: int,
-        layer_params: Sequence[int],
-        activation: Callable[[tf.Tensor], tf.Tensor],
-        init: Callable[[Sequence[int]], np.ndarray],
-        name: str | None = None,
-    ):
-        super().__init__(name=name)
-        self.layers = []
-        size = int(in_units)
-        with self.name_scope:
-            for i, units in enumerate(layer_params or ()):
-                self.layers.append(
-                    Dense(size, units, activation, init([size, int(units)]), name=f"dense_{i}")
-                )
-                size = int(units)
-        self.out_units = size
-
-    @property
-    def layer_variables(self) -> list:
-        return [v for layer in self.layers for v in layer.layer_variables]
-
-    def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-
-def flatten_observation(
-    observation: Any, input_spec: Any, combiner: Callable[[list], tf.Tensor] | None
-) -> tuple[tf.Tensor, list]:
-    """Casts the observation to float32 and flattens its inner dims.
-
-    Args:
-      observation: A tensor, or a nest when `combiner` is given, with outer
-        dims ``[B]`` or ``[B, T]`` ahead of the spec's shape.
-      input_spec: The matching (nest of) `TensorSpec`.
-      combiner: Joins the flattened leaves of a nested observation (each
-        ``[N, k_i]``) into one ``[N, k]`` tensor; None for a single tensor.
-
-    Returns:
-      ``(x, outer_shape)``: ``x`` is ``[N, k]`` float32 with N the product of
-      the outer dims; ``outer_shape`` is the outer shape as a list.
-    """
-    flat_obs = tf.nest.flatten(observation)
-    flat_spec = tf.nest.flatten(input_spec)
-    first = tf.convert_to_tensor(flat_obs[0])
-    outer_rank = first.shape.rank - flat_spec[0].shape.rank
-    outer_shape = tf.shape(first)[:outer_rank]
-    static_outer = first.shape[:outer_rank].as_list()
-    parts = []
-    for obs, spec in zip(flat_obs, flat_spec):
-        obs = tf.cast(tf.convert_to_tensor(obs), tf.float32)
-        inner = int(np.prod(spec.shape.as_list(), dtype=np.int64))
-        parts.append(tf.reshape(obs, [-1, inner]))
-    x = parts[0] if combiner is None else combiner(parts)
-    return x, (static_outer if None not in static_outer else outer_shape)
-
-
-def reject_unsupported(**options: Any) -> None:
-    """Raises `NotImplementedError` for each TF-Agents option given a truthy value."""
-    for key, value in options.items():
-        if value:
-            raise NotImplementedError(f"tfdrive networks do not support `{key}`.")
-
-
-def require_combiner(input_tensor_spec: Any, combiner: Callable[[list], tf.Tensor] | None) -> None:
-    """Raises `ValueError` for a nested `input_tensor_spec` without a combiner."""
-    if len(tf.nest.flatten(input_tensor_spec)) > 1 and combiner is None:
-        raise ValueError(
-            "preprocessing_combiner is required for a nested input_tensor_spec: "
-            f"{input_tensor_spec}"
+    def call(self, inputs: tf.Tensor, training: Any = None) -> tf.Tensor:
+        if self._permanent:
+            training = True
+        if training is None:
+            training = keras.backend.learning_phase()
+        if not training:
+            return inputs
+        rate = self.rate() if callable(self.rate) else self.rate
+        return tf.nn.dropout(
+            inputs, noise_shape=self._get_noise_shape(inputs), seed=self.seed, rate=rate
         )
 
-
-def value_head(in_units: int, rng: np.random.Generator) -> Dense:
-    """The scalar value layer: ``Dense(1)``, kernel uniform in ``±0.03``, zero bias."""
-    kernel = rng.uniform(-0.03, 0.03, size=[in_units, 1]).astype(np.float32)
-    return Dense(in_units, 1, None, kernel, name="value")
+    def get_config(self) -> dict:
+        return dict(super().get_config(), permanent=self._permanent)
 
 
-def input_units(input_tensor_spec: Any, combiner: Callable[[list], tf.Tensor] | None) -> int:
-    """Feature size after flattening (and combining) one observation."""
-    sizes = [
-        int(np.prod(s.shape.as_list(), dtype=np.int64)) for s in tf.nest.flatten(input_tensor_spec)
-    ]
-    if combiner is None:
-        return sizes[0]
-    probe = combiner([tf.zeros([1, n]) for n in sizes])
-    return int(probe.shape[-1])
+class RNNWrapper(keras.layers.Layer):
+    """Calls a Keras RNN layer as ``(outputs, state)``, the state shaped like ``cell.state_size``.
 
+    Inputs are ``[B, T, ...]``, or ``[B, ...]`` for a single step (outputs
+    then have no time axis either).
 
-def unflatten(x: tf.Tensor, outer_shape: Any) -> tf.Tensor:
-    """Reshapes ``[N] + inner`` to ``outer_shape + inner``."""
-    inner = x.shape[1:].as_list()
-    if isinstance(outer_shape, list):
-        return tf.reshape(x, outer_shape + inner)
-    return tf.reshape(x, tf.concat([outer_shape, inner], axis=0))
+    Args:
+      layer: A `keras.layers.RNN` (or ``LSTM``, ``GRU``, ...) created with
+        ``return_state=True`` and ``return_sequences=True``.
+      **kwargs: `keras.layers.Layer` arguments.
 
-
-class LSTMCell(tf.Module):
-    """One Keras-layout LSTM cell; state ``[h, c]``, each ``[B, units]``."""
-
-    def __init__(
-        self, in_units: int, units: int, rng: np.random.Generator, name: str | None = None
-    ):
-        super().__init__(name=name)
-        self.units = int(units)
-        bias = np.zeros([4 * units], np.float32)
-        bias[units : 2 * units] = 1.0  # unit forget bias
-        with self.name_scope:
-            self.kernel = tf.Variable(glorot_uniform([in_units, 4 * units], rng), name="kernel")
-            self.recurrent_kernel = tf.Variable(
-                orthogonal([units, 4 * units], rng), name="recurrent_kernel"
-            )
-            self.bias = tf.Variable(bias, name="bias")
-
-    @property
-    def layer_variables(self) -> list:
-        return [self.kernel, self.recurrent_kernel, self.bias]
-
-    def __call__(self, x: tf.Tensor, state: list) -> tuple[tf.Tensor, list]:
-        h, c = state
-        z = tf.matmul(x, self.kernel) + tf.matmul(h, self.recurrent_kernel) + self.bias
-        i, f, g, o = tf.split(z, 4, axis=-1)
-        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-        h = tf.sigmoid(o) * tf.tanh(c)
-        return h, [h, c]
-
-
-class StackedLSTM(tf.Module):
-    """LSTM cells applied in sequence, unrolled over time with reset on FIRST.
-
-    State layout (as Keras / TF-Agents): one cell gives ``[h, c]``; several
-    give a tuple of ``[h, c]`` lists, one per cell.
+    Raises:
+      TypeError: `layer` is not a Keras RNN layer.
+      NotImplementedError: `layer` does not return its state or its sequences.
     """
 
-    def __init__(
-        self, in_units: int, lstm_size: Sequence[int], rng: np.random.Generator, name=None
-    ):
-        super().__init__(name=name)
-        self.cells = []
-        size = int(in_units)
-        with self.name_scope:
-            for i, units in enumerate(lstm_size):
-                self.cells.append(LSTMCell(size, int(units), rng, name=f"lstm_cell_{i}"))
-                size = int(units)
-        self.out_units = size
+    def __init__(self, layer: Any, **kwargs: Any):
+        if not isinstance(layer, keras.layers.RNN):
+            raise TypeError(f"layer is not a subclass of tf.keras.layers.RNN.  Layer: {layer}")
+        config = layer.get_config()
+        if not config.get("return_state", False):
+            raise NotImplementedError(
+                "Provided a Keras RNN layer with return_state==False. "
+                f"This configuration is not supported.  Layer: {layer}"
+            )
+        if not config.get("return_sequences", False):
+            raise NotImplementedError(
+                "Provided a Keras RNN layer with return_sequences==False. "
+                f"This configuration is not supported.  Layer: {layer}"
+            )
+        self._layer = layer
+        super().__init__(**kwargs)
 
     @property
-    def layer_variables(self) -> list:
-        return [v for cell in self.cells for v in cell.layer_variables]
+    def dtype(self) -> Any:
+        return self._layer.dtype
+
+    @property
+    def cell(self) -> Any:
+        """The cell of the wrapped RNN layer."""
+        return self._layer.cell
 
     @property
     def state_size(self) -> Any:
-        sizes = [[cell.units, cell.units] for cell in self.cells]
-        return sizes[0] if len(sizes) == 1 else tuple(sizes)
+        return self._layer.cell.state_size
 
-    def _zero_state(self, batch_size: Any) -> list:
-        return [
-            [tf.zeros([batch_size, cell.units]), tf.zeros([batch_size, cell.units])]
-            for cell in self.cells
+    @property
+    def wrapped_layer(self) -> Any:
+        return self._layer
+
+    def get_config(self) -> dict:
+        layer = {"class_name": type(self._layer).__name__, "config": self._layer.get_config()}
+        return dict(super().get_config(), layer=layer)
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: Any = None) -> RNNWrapper:
+        config = dict(config)
+        layer = keras.layers.deserialize(config.pop("layer"), custom_objects=custom_objects)
+        return cls(layer, **config)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return self._layer.compute_output_shape(input_shape)
+
+    @property
+    def trainable_weights(self) -> list:
+        return self._layer.trainable_weights if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return self._layer.non_trainable_weights if self.trainable else self._layer.weights
+
+    @property
+    def losses(self) -> list:
+        return self._layer.losses + super().losses
+
+    def build(self, input_shape: Any) -> None:
+        if len(input_shape) <= 2:
+            input_shape = (input_shape[0], None) + tuple(input_shape[1:])
+        self._layer.build(input_shape)
+        self.built = True
+
+    def get_initial_state(self, inputs: Any = None) -> Any:
+        inputs, _ = _add_time_axis(inputs, axis=1, dtype=self.dtype)
+        return self._layer.get_initial_state(inputs)
+
+    def call(self, inputs, initial_state=None, mask=None, training=False):
+        """Runs the RNN; returns ``(outputs, final_state)``.
+
+        Args:
+          inputs: Nest of ``[B, T, ...]`` (or ``[B, ...]``) tensors.
+          initial_state: State like ``state_size`` with outer dim ``[B]``;
+            zeros when empty.
+          mask: Passed to the wrapped layer.
+          training: Passed to the wrapped layer.
+        """
+        inputs, has_time_axis = _add_time_axis(inputs, axis=1, dtype=self.dtype)
+        if not _has_state(initial_state):
+            initial_state = self._layer.get_initial_state(inputs)
+        outputs = self._layer(inputs, initial_state=initial_state, mask=mask, training=training)
+        output, state = outputs[0], outputs[1:]
+        # Keras returns the states flat; give them the structure of state_size.
+        state = tf.nest.pack_sequence_as(self.state_size, tf.nest.flatten(state))
+        if not has_time_axis:
+            output = tf.nest.map_structure(lambda t: tf.squeeze(t, axis=1), output)
+        return output, state
+
+
+class DynamicUnroll(keras.layers.Layer):
+    """Unrolls a Keras RNN cell over the time axis, resetting the state where told.
+
+    Args:
+      cell: A Keras RNN cell (``LSTMCell``, ``StackedRNNCells``, ...): has
+        ``get_initial_state``, ``state_size`` and ``output_size``, and is
+        called as ``cell(x_t, state, training=...) -> (y_t, new_state)``.
+      parallel_iterations: Passed to `tf.while_loop`.
+      swap_memory: Passed to `tf.while_loop`.
+      **kwargs: `keras.layers.Layer` arguments (``dtype``, ``name``).
+
+    Raises:
+      TypeError: `cell` lacks ``get_initial_state``, ``output_size`` or
+        ``state_size``.
+    """
+
+    def __init__(
+        self, cell: Any, parallel_iterations: int = 20, swap_memory: Any = None, **kwargs: Any
+    ):
+        for attribute in ("get_initial_state", "output_size", "state_size"):
+            if getattr(cell, attribute, None) is None:
+                kind = "method" if attribute == "get_initial_state" else "property"
+                raise TypeError(f"cell lacks {attribute} {kind}: {cell}")
+        self.cell = cell
+        self.parallel_iterations = parallel_iterations
+        self.swap_memory = swap_memory
+        super().__init__(**kwargs)
+
+    def get_config(self) -> dict:
+        cell = {"class_name": type(self.cell).__name__, "config": self.cell.get_config()}
+        return dict(
+            super().get_config(),
+            cell=cell,
+            parallel_iterations=self.parallel_iterations,
+            swap_memory=self.swap_memory,
+        )
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: Any = None) -> DynamicUnroll:
+        config = dict(config)
+        cell = keras.layers.deserialize(config.pop("cell"), custom_objects=custom_objects)
+        return cls(cell, **config)
+
+    @property
+    def trainable_weights(self) -> list:
+        return self.cell.trainable_weights if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return self.cell.non_trainable_weights if self.trainable else self.cell.weights
+
+    @property
+    def losses(self) -> list:
+        return self.cell.losses + super().losses
+
+    @property
+    def state_size(self) -> Any:
+        return self.cell.state_size
+
+    def build(self, input_shape: Any) -> None:
+        self.cell.build(input_shape)
+        self.built = True
+
+    def get_initial_state(self, inputs: Any = None, batch_size: Any = None, dtype: Any = None):
+        if inputs is not None:
+            return self.cell.get_initial_state(inputs)
+        return self.cell.get_initial_state(batch_size=batch_size, dtype=dtype or self.dtype)
+
+    def call(self, inputs, initial_state=None, reset_mask=None, training=False):
+        """Runs the cell over time; returns ``(outputs, final_state)``.
+
+        Args:
+          inputs: Nest of ``[B, T, ...]`` tensors; when every input has rank
+            <= 2 it is one step (``[B, ...]``) and outputs have no time axis.
+          initial_state: State like ``cell.state_size`` with outer dim
+            ``[B]``; zeros when empty.
+          reset_mask: Optional ``[B, T]`` bool; where True the state is
+            replaced by zeros before that step.
+          training: Passed to the cell.
+
+        Raises:
+          ValueError: Inputs disagree on the batch size, or no dtype is known.
+        """
+        if not _has_state(initial_state) and self.dtype is None:
+            raise ValueError("Must provide either dtype or initial_state")
+        flat = [tf.convert_to_tensor(x) for x in tf.nest.flatten(inputs)]
+        has_time_axis = all(x.shape.rank is None or x.shape.rank > 2 for x in flat)
+        if not has_time_axis:
+            flat = [tf.expand_dims(x, 1) for x in flat]
+            if reset_mask is not None:
+                reset_mask = tf.expand_dims(reset_mask, 1)
+        static_batch = {x.shape[0] for x in flat} - {None}
+        if len(static_batch) > 1:
+            raise ValueError(
+                "batch_size is not the same for all the elements in the input. "
+                f"Saw values {sorted(static_batch)}"
+            )
+        batch_size = static_batch.pop() if static_batch else tf.shape(flat[0])[0]
+        if _has_state(initial_state):
+            dtype = self.dtype or tf.nest.flatten(initial_state)[0].dtype
+        else:
+            dtype = self.dtype
+        zero_state = self.cell.get_initial_state(batch_size=batch_size, dtype=dtype)
+        state = initial_state if _has_state(initial_state) else zero_state
+        # Time-major for the loop.
+        flat = [tf.transpose(x, [1, 0] + list(range(2, x.shape.rank))) for x in flat]
+        if not self.cell.built:
+            # Variables must exist before the loop (none may be created inside it).
+            step_shapes = [x.shape[1:] for x in flat]
+            self.cell.build(step_shapes[0] if len(step_shapes) == 1 else step_shapes)
+        step_inputs = tf.nest.pack_sequence_as(inputs, flat)
+        resets = None if reset_mask is None else tf.transpose(reset_mask)
+        steps = flat[0].shape[0]
+        if steps is not None:
+            outputs, state = self._unroll_static(
+                step_inputs, resets, state, zero_state, steps, training
+            )
+        else:
+            outputs, state = self._unroll_dynamic(step_inputs, resets, state, zero_state, training)
+        # Back to batch-major.
+        outputs = tf.nest.map_structure(
+            lambda t: tf.transpose(t, [1, 0] + list(range(2, t.shape.rank))), outputs
+        )
+        if not has_time_axis:
+            outputs = tf.nest.map_structure(lambda t: tf.squeeze(t, axis=1), outputs)
+        return outputs, state
+
+    def _step(self, x, reset, state, zero_state, training):
+        if reset is not None:
+            state = tf.nest.map_structure(
+                lambda zero, s: tf.where(_broadcastable(reset, s), zero, s), zero_state, state
+            )
+        return self.cell(x, state, training=training)
+
+    def _unroll_static(self, inputs, resets, state, zero_state, steps, training):
+        outputs = []
+        for t in range(steps):
+            x = tf.nest.map_structure(lambda v, t=t: v[t], inputs)
+            y, state = self._step(
+                x, None if resets is None else resets[t], state, zero_state, training
+            )
+            outputs.append(y)
+        return tf.nest.map_structure(lambda *ys: tf.stack(ys), *outputs), state
+
+    def _unroll_dynamic(self, inputs, resets, state, zero_state, training):
+        flat_inputs = tf.nest.flatten(inputs)
+        steps = tf.shape(flat_inputs[0])[0]
+        input_arrays = [
+            tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x)
+            for x in flat_inputs
+        ]
+        dtype = tf.nest.flatten(state)[0].dtype
+        output_size = self.cell.output_size
+        output_arrays = [
+            tf.TensorArray(
+                dtype,
+                size=steps,
+                element_shape=flat_inputs[0].shape[1:2].concatenate(tf.TensorShape(size)),
+            )
+            for size in tf.nest.flatten(output_size)
         ]
 
-    def _step(self, x: tf.Tensor, states: list, reset: tf.Tensor) -> tuple[tf.Tensor, list]:
-        keep = tf.cast(tf.logical_not(reset), tf.float32)[:, None]
-        new_states = []
-        for cell, (h, c) in zip(self.cells, states):
-            x, state = cell(x, [h * keep, c * keep])
-            new_states.append(state)
-        return x, new_states
+        def body(t, state, arrays):
+            x = tf.nest.pack_sequence_as(inputs, [a.read(t) for a in input_arrays])
+            reset = None if resets is None else resets[t]
+            y, state = self._step(x, reset, state, zero_state, training)
+            arrays = [a.write(t, v) for a, v in zip(arrays, tf.nest.flatten(y))]
+            return t + 1, state, arrays
 
-    def __call__(
-        self, inputs: tf.Tensor, step_type: tf.Tensor, state: Any
-    ) -> tuple[tf.Tensor, Any]:
-        """Runs ``inputs`` ``[B, T, k]``; state entries reset where step_type is FIRST.
+        _, state, output_arrays = tf.while_loop(
+            lambda t, *_: t < steps,
+            body,
+            (tf.constant(0), state, output_arrays),
+            parallel_iterations=self.parallel_iterations,
+            swap_memory=bool(self.swap_memory),
+            maximum_iterations=steps,
+        )
+        outputs = tf.nest.pack_sequence_as(output_size, [a.stack() for a in output_arrays])
+        return outputs, state
 
-        Returns ``([B, T, units], final_state)``.
-        """
-        batch_size = tf.shape(inputs)[0]
-        if not tf.nest.flatten(state):
-            states = self._zero_state(batch_size)
-        else:
-            states = [state] if len(self.cells) == 1 else list(state)
-            states = [[tf.convert_to_tensor(h), tf.convert_to_tensor(c)] for h, c in states]
-        reset = tf.equal(step_type, ts.StepType.FIRST)
-        steps = inputs.shape[1]
-        if steps is not None:
-            outputs = []
-            for t in range(steps):
-                y, states = self._step(inputs[:, t], states, reset[:, t])
-                outputs.append(y)
-            output = tf.stack(outputs, axis=1)
-        else:
-            flat_states = tf.nest.flatten(states)
 
-            def body(carry, elems):
-                _, flat = carry
-                x_t, reset_t = elems
-                y, new = self._step(x_t, tf.nest.pack_sequence_as(states, flat), reset_t)
-                return y, tf.nest.flatten(new)
-
-            init_y = tf.zeros([batch_size, self.out_units])
-            ys, flats = tf.scan(
-                body,
-                (tf.transpose(inputs, [1, 0, 2]), tf.transpose(reset, [1, 0])),
-                initializer=(init_y, flat_states),
-            )
-            output = tf.transpose(ys, [1, 0, 2])
-            states = tf.nest.pack_sequence_as(states, [f[-1] for f in flats])
-        final = states[0] if len(self.cells) == 1 else tuple(states)
-        return output, final
+def _broadcastable(mask: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
+    """``[B]`` bool mask reshaped to broadcast against `like` (``[B, ...]``)."""
+    return tf.reshape(
+        mask, tf.concat([tf.shape(mask), tf.ones([like.shape.rank - 1], tf.int32)], 0)
+    )

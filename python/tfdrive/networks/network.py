@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from typing import Any
 
 import tensorflow as tf
@@ -45,6 +46,7 @@ __all__ = [
     "DistributionSpecV2",
     "Network",
     "Params",
+    "check_not_keras3",
     "create_variables",
     "get_state_spec",
     "is_distribution_network",
@@ -74,14 +76,48 @@ def is_distribution_network(obj: Any) -> bool:
     )
 
 
-def _keras3_error(owner: Any, name: str, layer: Any) -> TypeError:
-    return TypeError(
-        f"{type(owner).__name__}.{name} is a Keras 3 object ({type(layer).__module__}."
-        f"{type(layer).__name__}). tfdrive networks are Keras 2 layers, which cannot track "
-        "Keras 3 layers (their variables would be silently missing). Build the layers with "
-        "Keras 2: `import tf_keras` (or `from tfdrive._keras import keras`), or set "
-        "TF_USE_LEGACY_KERAS=1 before importing TensorFlow so that `tf.keras` is Keras 2."
+def _keras3_message(what: str, obj: Any) -> str:
+    return (
+        f"{what} is a Keras 3 object ({type(obj).__module__}.{type(obj).__name__}). tfdrive "
+        "networks are Keras 2 layers, which cannot track Keras 3 layers (their variables would "
+        "be silently missing). Build the layers with Keras 2: `import tf_keras` (or `from "
+        "tfdrive._keras import keras`), or set TF_USE_LEGACY_KERAS=1 before importing "
+        "TensorFlow so that `tf.keras` is Keras 2."
     )
+
+
+def check_not_keras3(obj: Any, argument: str) -> None:
+    """Raises a `TypeError` explaining the fix when `obj` is a Keras 3 layer.
+
+    Args:
+      obj: A value given as (part of) `argument`.
+      argument: The argument's name, for the message.
+    """
+    if is_keras3_object(obj):
+        raise TypeError(_keras3_message(f"An entry of `{argument}`", obj))
+
+
+_registered_with_tf_agents = False
+
+
+def _register_with_tf_agents() -> None:
+    """Makes tfdrive networks pass TF-Agents' ``isinstance(x, Network)`` checks.
+
+    TF-Agents' `Network` classes are ABCs, and its containers and policies
+    (``Sequential``, ``ActorPolicy``, ...) tell networks from plain Keras
+    layers by ``isinstance``. When TF-Agents is loaded, tfdrive's classes are
+    registered as virtual subclasses of its own. TF-Agents is never imported
+    here.
+    """
+    global _registered_with_tf_agents
+    if _registered_with_tf_agents:
+        return
+    tfa_network = sys.modules.get("tf_agents.networks.network")
+    if tfa_network is None:
+        return
+    tfa_network.Network.register(Network)
+    tfa_network.DistributionNetwork.register(DistributionNetwork)
+    _registered_with_tf_agents = True
 
 
 def _capture_init_arguments(init):
@@ -144,6 +180,7 @@ class Network(keras.layers.Layer):
     def __init__(
         self, input_tensor_spec: Any = None, state_spec: Any = (), name: str | None = None
     ):
+        _register_with_tf_agents()
         # No autocast: it would change bfloat16 inputs and break the spec checks.
         super().__init__(name=name, autocast=False)
         self._is_graph_network = False
@@ -163,7 +200,7 @@ class Network(keras.layers.Layer):
         candidates = tf.nest.flatten(value) if isinstance(value, (list, tuple, dict)) else [value]
         for candidate in candidates:
             if is_keras3_object(candidate):
-                raise _keras3_error(self, name, candidate)
+                raise TypeError(_keras3_message(f"{type(self).__name__}.{name}", candidate))
         super().__setattr__(name, value)
 
     @property
@@ -332,7 +369,7 @@ class Network(keras.layers.Layer):
         """
         if self.input_tensor_spec is not None:
             nest_utils.assert_matching_dtypes_and_inner_shapes(
-                inputs,
+                _as_checked_values(inputs, self.input_tensor_spec),
                 self.input_tensor_spec,
                 allow_extra_fields=True,
                 caller=self,
@@ -399,6 +436,33 @@ class DistributionNetwork(Network):
     @property
     def output_spec(self) -> Any:
         return self._output_spec
+
+
+def _as_checked_values(values: Any, specs: Any) -> Any:
+    """`values` with arrays and Python values converted as Keras will see them.
+
+    Non-tensor leaves are converted with the spec's dtype as a hint, so a
+    float64 numpy array checks as float32 against a float32 spec (Keras casts
+    it on the way in). Leaves without a matching spec are left alone.
+    """
+    values = nest_utils.prune_extra_keys(specs, values)
+    flat_values, flat_specs = tf.nest.flatten(values), tf.nest.flatten(specs)
+    if len(flat_values) != len(flat_specs) or all(
+        tf.is_tensor(v) or isinstance(v, tf.TypeSpec) for v in flat_values
+    ):
+        return values
+    converted = []
+    for value, spec in zip(flat_values, flat_specs):
+        if not (tf.is_tensor(value) or isinstance(value, tf.TypeSpec)):
+            try:
+                value = tf.convert_to_tensor(value, dtype_hint=spec.dtype)
+            except (TypeError, ValueError):
+                pass  # The check reports it.
+        converted.append(value)
+    try:
+        return tf.nest.pack_sequence_as(values, converted)
+    except (TypeError, ValueError):
+        return values
 
 
 def _has_state(state: Any) -> bool:
@@ -527,7 +591,20 @@ def _params_leaves(params: Params) -> list:
     return leaves
 
 
-def _parameters_of(value: Any) -> Any:
+def _distribution_spec_types() -> tuple[type, type]:
+    """The ``(Params, DistributionSpecV2)`` classes output specs are built from.
+
+    TF-Agents' own when its ``distributions.utils`` is loaded (its policies
+    and checks recognise distribution output specs by ``isinstance``),
+    tfdrive's otherwise. TF-Agents is never imported here.
+    """
+    tfa_utils = sys.modules.get("tf_agents.distributions.utils")
+    if tfa_utils is not None:
+        return tfa_utils.Params, tfa_utils.DistributionSpecV2
+    return Params, DistributionSpecV2
+
+
+def _parameters_of(value: Any, params_type: type) -> Any:
     """`Params` of an object with a ``parameters`` dict, leaving out defaults by identity."""
     parameters = getattr(value, "parameters", None)
     if not isinstance(parameters, dict):
@@ -544,9 +621,11 @@ def _parameters_of(value: Any) -> Any:
     }
 
     def nested(p):
-        return _parameters_of(p) if getattr(p, "parameters", None) is not None else p
+        if getattr(p, "parameters", None) is not None:
+            return _parameters_of(p, params_type)
+        return p
 
-    return Params(
+    return params_type(
         type(value),
         {
             k: tf.nest.map_structure(nested, v)
@@ -556,22 +635,25 @@ def _parameters_of(value: Any) -> Any:
     )
 
 
-def _params_to_specs(params: Params, outer_ndim: int) -> Params:
+def _params_to_specs(params: Any, outer_ndim: int, params_type: type) -> Any:
+    """`params` with every tensor replaced by its spec without `outer_ndim` outer dims."""
+
     def convert(p):
-        if isinstance(p, Params):
-            return _params_to_specs(p, outer_ndim)
+        if isinstance(p, params_type):
+            return _params_to_specs(p, outer_ndim, params_type)
         if tf.is_tensor(p):
             return tensor_spec.remove_outer_dims_nest(tf.type_spec_from_value(p), outer_ndim)
         return p
 
-    return Params(params.type_, tf.nest.map_structure(convert, params.params))
+    return params_type(params.type_, tf.nest.map_structure(convert, params.params))
 
 
 def _unbatched_spec(x: Any, outer_ndim: int) -> Any:
     """The spec of one output leaf with its `outer_ndim` outer dims removed."""
     if isinstance(x, tfp.distributions.Distribution):
-        parameters = _params_to_specs(_parameters_of(x), outer_ndim)
-        return DistributionSpecV2(event_shape=x.event_shape, dtype=x.dtype, parameters=parameters)
+        params_type, spec_type = _distribution_spec_types()
+        parameters = _params_to_specs(_parameters_of(x, params_type), outer_ndim, params_type)
+        return spec_type(event_shape=x.event_shape, dtype=x.dtype, parameters=parameters)
     return tensor_spec.remove_outer_dims_nest(tf.type_spec_from_value(x), outer_ndim)
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "fast_map_structure",
     "fast_map_structure_flatten",
     "flatten_multi_batched_nested_tensors",
+    "flatten_up_to",
     "get_outer_array_shape",
     "get_outer_rank",
     "get_outer_shape",
@@ -40,6 +41,7 @@ __all__ = [
     "is_batched_nested_arrays",
     "is_batched_nested_tensors",
     "is_tensor",
+    "map_structure_up_to",
     "prune_extra_keys",
     "spec_shape",
     "split_nested_tensors",
@@ -163,6 +165,37 @@ def _assert_shallow_structure(shallow, deep, check_types):
         )
     for s, d in zip(nest._children(shallow), nest._children(deep), strict=False):
         _assert_shallow_structure(s, d, check_types)
+
+
+def flatten_up_to(shallow_tree, input_tree, check_types=True):
+    """The subtrees of `input_tree` at the leaves of `shallow_tree`, in `flatten` order.
+
+    Raises:
+      TypeError: `input_tree` is a leaf or of another sequence type where
+        `shallow_tree` is nested (types checked when `check_types`).
+      ValueError: Mappings with different keys, sequences of different lengths.
+    """
+    _assert_shallow_structure(shallow_tree, input_tree, check_types)
+    if not nest.is_nested(shallow_tree):
+        return [input_tree]
+    flat = []
+    for s, d in zip(nest._children(shallow_tree), nest._children(input_tree), strict=True):
+        flat.extend(flatten_up_to(s, d, check_types=False))
+    return flat
+
+
+def map_structure_up_to(shallow_tree, func, *inputs, **kwargs):
+    """Applies `func` to the subtrees of `inputs` at the leaves of `shallow_tree`.
+
+    Every input must have `shallow_tree`'s structure down to its leaves (and
+    may go deeper there). Returns a nest structured like `shallow_tree`.
+    ``check_types`` (keyword, default True) is passed to `flatten_up_to`.
+    """
+    check_types = kwargs.pop("check_types", True)
+    if kwargs:
+        raise TypeError(f"map_structure_up_to got unexpected keyword arguments {sorted(kwargs)}")
+    flats = [flatten_up_to(shallow_tree, x, check_types=check_types) for x in inputs]
+    return nest.pack_sequence_as(shallow_tree, [func(*leaves) for leaves in zip(*flats)])
 
 
 def fast_map_structure_flatten(func, structure, *flat_structure, **kwargs):
