@@ -5,14 +5,47 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from ppo_nets import DISCRETE, OBS, TS_SPEC, ff_networks, rnn_networks
+from tfdrive._keras import keras
 from tfdrive.agents.ppo import ppo_policy
-from tfdrive.networks import actor_distribution_network
+from tfdrive.networks import (
+    actor_distribution_network,
+    actor_distribution_rnn_network,
+    value_network,
+    value_rnn_network,
+)
 from tfdrive.specs import tensor_spec
 from tfdrive.trajectories import time_step as ts
 from tfdrive.utils import tensor_normalizer
 
+OBS = tensor_spec.TensorSpec((3,), tf.float32)
+TS_SPEC = ts.time_step_spec(OBS)
+DISCRETE = tensor_spec.BoundedTensorSpec((), tf.int64, 0, 2)
 CONTINUOUS = tensor_spec.BoundedTensorSpec((2,), tf.float32, -1.0, 1.0)
+
+
+def ff_networks():
+    """`(actor, value)`: one dense layer of 8 each, DISCRETE actions."""
+    keras.utils.set_random_seed(0)
+    actor = actor_distribution_network.ActorDistributionNetwork(OBS, DISCRETE, fc_layer_params=(8,))
+    value = value_network.ValueNetwork(OBS, fc_layer_params=(8,))
+    return actor, value
+
+
+def rnn_networks(action_spec):
+    """LSTM actor (dense 6 -> LSTM 4 -> dense 5) and value (dense 6 -> LSTM 3 -> dense 5)."""
+    keras.utils.set_random_seed(2)
+    actor = actor_distribution_rnn_network.ActorDistributionRnnNetwork(
+        OBS, action_spec, input_fc_layer_params=(6,), lstm_size=(4,), output_fc_layer_params=(5,)
+    )
+    value = value_rnn_network.ValueRnnNetwork(
+        OBS, input_fc_layer_params=(6,), lstm_size=(3,), output_fc_layer_params=(5,)
+    )
+    return actor, value
+
+
+def apply(net, observation):
+    """Runs a feed-forward network outside the policy: its output only."""
+    return net(observation, step_type=None, network_state=())[0]
 
 
 def _time_step(obs, step_type=ts.StepType.MID):
@@ -50,8 +83,8 @@ def test_collect_info_spec_and_values(policy, nets, obs):
     step = policy.action(_time_step(obs))
     assert step.action.shape == (4,) and step.action.dtype == tf.int64
     assert step.state == ()
-    expected_dist, _ = nets[0](obs)
-    expected_value, _ = nets[1](obs)
+    expected_dist = apply(nets[0], obs)
+    expected_value = apply(nets[1], obs)
     np.testing.assert_allclose(
         step.info["dist_params"]["logits"].numpy(), expected_dist.logits.numpy()
     )
@@ -72,11 +105,14 @@ def test_log_probability_of_actions_against_tfp(policy, obs):
 def test_normal_dist_params(rnn_nets, obs):
     policy = ppo_policy.PPOPolicy(TS_SPEC, CONTINUOUS, rnn_nets[0], rnn_nets[1])
     assert set(policy.info_spec["dist_params"]) == {"loc", "scale"}
-    step = policy.action(_time_step(obs, ts.StepType.FIRST), policy.get_initial_state(4))
+    time_step = _time_step(obs, ts.StepType.FIRST)
+    step = policy.action(time_step, policy.get_initial_state(4))
     assert step.info["dist_params"]["loc"].shape == (4, 2)
-    np.testing.assert_allclose(
-        step.info["dist_params"]["scale"].numpy(), np.full((4, 2), 0.35), rtol=1e-5
-    )
+    # The parameters of the distribution the actor emits for the same input.
+    actor_state = policy.get_initial_state(4)["actor_network_state"]
+    distribution, _ = rnn_nets[0](obs, step_type=time_step.step_type, network_state=actor_state)
+    np.testing.assert_allclose(step.info["dist_params"]["loc"], distribution.loc, rtol=1e-6)
+    np.testing.assert_allclose(step.info["dist_params"]["scale"], distribution.stddev(), rtol=1e-6)
     assert np.all(np.abs(step.action.numpy()) <= 1.0)
 
 
@@ -92,7 +128,7 @@ def test_compute_value_in_train_and_no_collect(nets, obs):
 
 
 def test_apply_value_network_batch_and_time(policy, nets, obs):
-    values, state = policy.apply_value_network(obs, tf.ones([4], tf.int32))
+    values, state = policy.apply_value_network(obs, tf.ones([4], tf.int32), value_state=())
     assert values.shape == (4,) and state == ()
     seq_values, _ = policy.apply_value_network(obs.reshape(2, 2, 3), tf.ones([2, 2], tf.int32))
     assert seq_values.shape == (2, 2)
@@ -108,10 +144,12 @@ def test_normalizer_applies_to_both_networks(nets, obs):
     normalized = normalizer.normalize(tf.constant(obs))
     step = policy.action(_time_step(obs))
     np.testing.assert_allclose(
-        step.info["value_prediction"].numpy(), nets[1](normalized)[0].numpy(), rtol=1e-5
+        step.info["value_prediction"].numpy(), apply(nets[1], normalized).numpy(), rtol=1e-5
     )
     np.testing.assert_allclose(
-        step.info["dist_params"]["logits"].numpy(), nets[0](normalized)[0].logits.numpy(), rtol=1e-5
+        step.info["dist_params"]["logits"].numpy(),
+        apply(nets[0], normalized).logits.numpy(),
+        rtol=1e-5,
     )
     assert len(policy.variables()) == len(nets[0].variables) + len(nets[1].variables) + 4
 
@@ -133,7 +171,7 @@ def test_dict_state_with_recurrent_networks(rnn_nets, obs):
     )
     assert set(in_train.policy_state_spec) == {"actor_network_state"}
     ff_actor = actor_distribution_network.ActorDistributionNetwork(
-        OBS, CONTINUOUS, fc_layer_params=(4,), seed=4
+        OBS, CONTINUOUS, fc_layer_params=(4,)
     )
     value_only = ppo_policy.PPOPolicy(TS_SPEC, CONTINUOUS, ff_actor, rnn_nets[1])
     assert set(value_only.policy_state_spec) == {"value_network_state"}

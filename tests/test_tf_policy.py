@@ -56,13 +56,13 @@ class CountingPolicy(tf_policy.TFPolicy):
 
     def __init__(self, action_fn=None, action_spec=DISCRETE, **kwargs):
         super().__init__(TS_SPEC, action_spec, policy_state_spec=STATE, info_spec=STATE, **kwargs)
-        self._action_fn = action_fn
+        self._make_action = action_fn
 
     def _action(self, time_step, policy_state, seed):
         batch = tf.shape(time_step.discount)[0]
         action = tf.zeros([batch], tf.int32)
-        if self._action_fn is not None:
-            action = self._action_fn(batch)
+        if self._make_action is not None:
+            action = self._make_action(batch)
         return policy_step.PolicyStep(action, policy_state + 1.0, policy_state)
 
 
@@ -331,3 +331,159 @@ def test_overriding_public_members_is_rejected():
         ValueError, match=r"cannot override most of its base members.*\['distribution'\]"
     ):
         Overrides()
+
+
+def test_action_without_base_init_raises_runtime_error():
+    class NoSuper(tf_policy.TFPolicy):
+        def __init__(self):
+            tf.Module.__init__(self)
+            self._enable_functions = True
+
+    with pytest.raises(RuntimeError, match=r"Cannot find _action_fn.*NoSuper.__init__ call super"):
+        NoSuper().action(_time_step(batch=1))
+
+
+def test_enable_functions_false_calls_action_directly():
+    class Direct(CountingPolicy):
+        _enable_functions = False
+
+    step = Direct().action(_time_step(step_types=[1]), tf.fill([1, 2], 2.0))
+    np.testing.assert_array_equal(step.state.numpy(), [[3.0, 3.0]])
+
+
+@pytest.mark.parametrize(
+    "info_spec, read",
+    [
+        ({"extra": STATE}, lambda info: info["log_probability"]),
+        (policy_step.PolicyInfo(log_probability=()), lambda info: info.log_probability),
+    ],
+)
+def test_log_probability_joins_dict_and_namedtuple_infos(info_spec, read):
+    class WithInfo(CategoricalPolicy):
+        def __init__(self):
+            tf_policy.TFPolicy.__init__(
+                self, TS_SPEC, DISCRETE, info_spec=info_spec, emit_log_probability=True
+            )
+            self.logits = tf.Variable([0.0, 0.0, 0.0])
+
+        def _distribution(self, time_step, policy_state):
+            step = super()._distribution(time_step, policy_state)
+            if isinstance(info_spec, dict):
+                return step._replace(info={"extra": tf.zeros([2, 2])})
+            return step._replace(info=policy_step.PolicyInfo(log_probability=()))
+
+    policy = WithInfo()
+    assert read(policy.info_spec).name == "log_probability"
+    step = policy.action(_time_step(batch=2))
+    np.testing.assert_allclose(read(step.info).numpy(), np.full(2, -np.log(3.0)), rtol=1e-6)
+    assert float(read(policy.distribution(_time_step(batch=2)).info)) == 0.0
+
+
+def test_log_probability_unsupported_raises_type_error():
+    class NoLogProb(CategoricalPolicy):
+        def _distribution(self, time_step, policy_state):
+            step = super()._distribution(time_step, policy_state)
+            return step._replace(action=tfp.distributions.Deterministic(tf.zeros([2], tf.int32)))
+
+    # Deterministic.log_prob works; a distribution without log_prob does not.
+    class Broken(tfp.distributions.Deterministic):
+        def _log_prob(self, x):
+            raise NotImplementedError("no log_prob")
+
+    class BrokenPolicy(CategoricalPolicy):
+        def _distribution(self, time_step, policy_state):
+            return policy_step.PolicyStep(Broken(tf.zeros([2], tf.int32)), policy_state)
+
+    assert NoLogProb(emit_log_probability=True).action(_time_step(batch=2)).action.shape == (2,)
+    with pytest.raises(TypeError, match="BrokenPolicy does not support emitting log-probabilities"):
+        BrokenPolicy(emit_log_probability=True).action(_time_step(batch=2))
+
+
+def test_one_hot_samples_for_gumbel_style_distributions():
+    class OneHot(tfp.distributions.Categorical):
+        def convert_to_one_hot(self, samples):
+            return tf.one_hot(samples, 3, dtype=tf.int32)
+
+    spec = tensor_spec.BoundedTensorSpec((3,), tf.int32, 0, 1)
+
+    class OneHotPolicy(tf_policy.TFPolicy):
+        def __init__(self):
+            super().__init__(TS_SPEC, spec)
+
+        def _distribution(self, time_step, policy_state):
+            return policy_step.PolicyStep(OneHot(logits=tf.zeros([2, 3]), dtype=tf.int32))
+
+    action = OneHotPolicy().action(_time_step(batch=2)).action.numpy()
+    np.testing.assert_array_equal(action.sum(axis=1), [1, 1])
+
+
+def test_random_tf_policy_stationary_mask_and_masked_vector_action():
+    spec = tensor_spec.BoundedTensorSpec((1,), tf.int32, 0, 3)
+    observation_spec = {"obs": OBS, "mask": tensor_spec.TensorSpec((4,), tf.bool)}
+    policy = random_tf_policy.RandomTFPolicy(
+        ts.time_step_spec(observation_spec),
+        spec,
+        emit_log_probability=True,
+        stationary_mask=[1, 1, 0, 1],
+        observation_and_action_constraint_splitter=lambda o: (o["obs"], o["mask"]),
+    )
+    observation = {
+        "obs": tf.zeros((500, 2)),
+        "mask": tf.constant([[True, False, True, True]] * 500),
+    }
+    step = policy.action(_time_step(batch=500, obs=observation))
+    assert step.action.shape == (500, 1)
+    assert set(np.unique(step.action.numpy())) == {0, 3}
+    # One log-probability per batch entry, as info_spec says.
+    np.testing.assert_allclose(step.info.log_probability.numpy(), np.full(500, -np.log(2.0)))
+
+
+def test_random_tf_policy_stationary_mask_errors():
+    with pytest.raises(NotImplementedError, match="BoundedTensorSpec action specs"):
+        random_tf_policy.RandomTFPolicy(TS_SPEC, [DISCRETE], stationary_mask=[1, 1, 1])
+    with pytest.raises(AssertionError, match="length equal to the number of actions"):
+        random_tf_policy.RandomTFPolicy(TS_SPEC, DISCRETE, stationary_mask=[1, 1])
+
+
+def test_random_tf_policy_per_arm_features():
+    import collections
+
+    observation_spec = {
+        "global": OBS,
+        "per_arm": tensor_spec.TensorSpec((4, 2), tf.float32),
+        "num_actions": tensor_spec.TensorSpec((), tf.int32),
+    }
+    info_type = collections.namedtuple("PerArmInfo", ["log_probability", "chosen_arm_features"])
+    info_spec = info_type((), tensor_spec.TensorSpec((2,), tf.float32))
+    policy = random_tf_policy.RandomTFPolicy(
+        ts.time_step_spec(observation_spec),
+        tensor_spec.BoundedTensorSpec((), tf.int32, 0, 3),
+        info_spec=info_spec,
+        accepts_per_arm_features=True,
+        emit_log_probability=True,
+    )
+    per_arm = tf.tile(tf.reshape(tf.range(8.0), [1, 4, 2]), [400, 1, 1])
+    observation = {
+        "global": tf.zeros((400, 2)),
+        "per_arm": per_arm,
+        "num_actions": tf.constant([2] * 200 + [3] * 200),
+    }
+    step = policy.action(_time_step(batch=400, obs=observation))
+    action = step.action.numpy()
+    assert action[:200].max() == 1 and action[200:].max() == 2
+    np.testing.assert_allclose(
+        step.info.chosen_arm_features.numpy(), np.stack([2.0 * action, 2.0 * action + 1], axis=1)
+    )
+    np.testing.assert_allclose(
+        step.info.log_probability.numpy(), np.log([0.5] * 200 + [1 / 3] * 200), rtol=1e-6
+    )
+
+
+def test_random_tf_policy_log_probability_of_wide_and_unbounded_specs():
+    wide = tensor_spec.BoundedTensorSpec((2,), tf.int32, -(2**31), 2**31 - 1)
+    unbounded = tensor_spec.TensorSpec((), tf.float32)
+    policy = random_tf_policy.RandomTFPolicy(TS_SPEC, (wide, unbounded), emit_log_probability=True)
+    wide_lp, unbounded_lp = policy.action(_time_step(batch=2)).info.log_probability
+    np.testing.assert_allclose(wide_lp.numpy(), np.full(2, -64 * np.log(2.0)), rtol=1e-6)
+    expected = -np.log(np.float64(np.finfo(np.float32).max) / 4)
+    np.testing.assert_allclose(unbounded_lp.numpy(), np.full(2, expected), rtol=1e-6)

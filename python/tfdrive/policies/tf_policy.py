@@ -5,6 +5,9 @@ A `TFPolicy` maps a batched `TimeStep` of tensors (and the policy state) to a
 sampling) or `_action` directly. `action` and `distribution` wrap them with
 input validation, automatic state reset on FIRST steps, clipping and
 log-probability emission, so every subclass behaves alike.
+
+Time steps, specs and policy steps are recognised by structure (namedtuple
+fields), so TF-Agents' `TimeStep` and `PolicyStep` work as well as tfdrive's.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from tfdrive.policies.py_policy import assert_members_are_not_overridden
 from tfdrive.specs import tensor_spec
@@ -19,11 +23,44 @@ from tfdrive.trajectories import policy_step, trajectory
 from tfdrive.trajectories import time_step as ts
 from tfdrive.utils import common, nest_utils
 
-__all__ = ["TFPolicy"]
+__all__ = ["TFPolicy", "is_time_step"]
+
+_TIME_STEP_FIELDS = ("step_type", "reward", "discount", "observation")
+
+
+def is_time_step(value: Any) -> bool:
+    """True for any `TimeStep`-shaped namedtuple (tfdrive's, TF-Agents', ...)."""
+    # `__class__` rather than `type()`: tracked attributes may be proxies.
+    return isinstance(value, tuple) and (
+        tuple(getattr(value.__class__, "_fields", ())) == _TIME_STEP_FIELDS
+    )
+
+
+def _prune_time_step(spec: Any, time_step: Any) -> Any:
+    """Drops observation dict keys `spec` does not name.
+
+    `nest_utils.prune_extra_keys` keeps a nest whole when its class differs
+    from the spec's; a TF-Agents `TimeStep` against a tfdrive spec (or the
+    reverse) is pruned field by field instead, keeping the caller's class.
+    """
+    if (
+        type(time_step) is not type(spec)
+        and is_time_step(time_step)
+        and is_time_step(spec)
+        and not hasattr(time_step, "__wrapped__")
+    ):
+        return type(time_step)(
+            *(nest_utils.prune_extra_keys(s, t) for s, t in zip(spec, time_step))
+        )
+    return nest_utils.prune_extra_keys(spec, time_step)
 
 
 def _reset_where(condition: tf.Tensor, initial: Any, current: Any) -> Any:
-    """Picks `initial` where `condition` (shape ``[B]``) is True, else `current`."""
+    """Picks `initial` where `condition` (bool ``[B]``) holds, else `current`.
+
+    Leaves are ``[B, ...]``; the condition is reshaped to broadcast over their
+    inner dimensions (statically when the rank is known).
+    """
 
     def pick(init: Any, cur: Any) -> tf.Tensor:
         cur = tf.convert_to_tensor(cur)
@@ -40,16 +77,11 @@ def _reset_where(condition: tf.Tensor, initial: Any, current: Any) -> Any:
     return tf.nest.map_structure(pick, initial, current)
 
 
-_UNTRACKED = frozenset(
-    {
-        "_time_step_spec",
-        "_action_spec",
-        "_policy_state_spec",
-        "_info_spec",
-        "_policy_step_spec",
-        "_trajectory_spec",
-    }
-)
+def _sample(distribution: Any, seed: Any) -> Any:
+    """One sample; Gumbel-softmax style distributions give one-hot samples."""
+    sample = distribution.sample(seed=seed)
+    to_one_hot = getattr(distribution, "convert_to_one_hot", None)
+    return to_one_hot(sample) if to_one_hot is not None else sample
 
 
 class TFPolicy(tf.Module):
@@ -57,7 +89,8 @@ class TFPolicy(tf.Module):
 
     Args:
       time_step_spec: A `TimeStep` of `TensorSpec`s (array specs are
-        converted) describing one unbatched time step.
+        converted) describing one unbatched time step; tfdrive's or
+        TF-Agents' `TimeStep`.
       action_spec: A nest of `BoundedTensorSpec`s describing one action.
       policy_state_spec: A nest of `TensorSpec`s for the state, `()` if none.
       info_spec: A nest of `TensorSpec`s for the info, `()` if none.
@@ -66,7 +99,8 @@ class TFPolicy(tf.Module):
         (float32, one per action leaf and batch entry) in
         ``info.log_probability``; `info_spec` then gains a
         ``log_probability`` entry (`BoundedTensorSpec([], float32, -inf, 0)`
-        per action leaf).
+        per action leaf): a `PolicyInfo` when `info_spec` is `()`, a new key
+        of a dict, or the field of a namedtuple.
       automatic_state_reset: Whether `action` / `distribution` replace the
         state of batch entries whose step is FIRST by the initial state.
       observation_and_action_constraint_splitter: Optional callable mapping an
@@ -75,16 +109,20 @@ class TFPolicy(tf.Module):
       validate_args: Whether `action` / `distribution` prune observation
         dict keys the spec does not name and check input / output
         structures and action dtypes.
-      name: The `tf.Module` name.
+      name: The `tf.Module` name (default: the class name).
 
     Subclasses implement `_distribution` and/or `_action` (and may override
-    `_get_initial_state`); redefining a public member such as `action`
-    raises `ValueError` at construction, as in TF-Agents.
+    `_get_initial_state` and `_variables`); redefining a public member such
+    as `action` raises `ValueError` at construction, as in TF-Agents.
 
     Raises:
       ValueError: If `time_step_spec` is not a `TimeStep`, or the subclass
         overrides a public member.
     """
+
+    # Whether `action` calls `_action` through `_action_fn` (set up by
+    # `__init__`); subclasses may switch it off to call `_action` directly.
+    _enable_functions = True
 
     def __init__(
         self,
@@ -101,7 +139,7 @@ class TFPolicy(tf.Module):
     ):
         super().__init__(name=name)
         assert_members_are_not_overridden(TFPolicy, self)
-        if not isinstance(time_step_spec, ts.TimeStep):
+        if not is_time_step(time_step_spec):
             raise ValueError(
                 "The `time_step_spec` must be an instance of `TimeStep`, but is "
                 f"`{type(time_step_spec)}`."
@@ -126,6 +164,9 @@ class TFPolicy(tf.Module):
         self._info_spec = tensor_spec.from_spec(info_spec)
         self._setup_specs()
         self._clip = clip
+        # TF-Agents wraps `_action` in a graph function only under TF1; under
+        # TF2 the bound method itself is called.
+        self._action_fn = self._action
         self._automatic_state_reset = automatic_state_reset
         self._observation_and_action_constraint_splitter = (
             observation_and_action_constraint_splitter
@@ -148,16 +189,20 @@ class TFPolicy(tf.Module):
         )
 
     def variables(self) -> Sequence[tf.Variable]:
-        """All variables of the policy (its networks, normalizers, ...)."""
+        """All variables of the policy (its networks, normalizers, ...).
+
+        Those of every `tf.Module` / Keras layer reachable from its attributes.
+        """
         return super().variables
 
     @property
     def observation_and_action_constraint_splitter(self) -> Callable[[Any], Any] | None:
+        """The callable splitting an observation into ``(network_input, mask)``, or None."""
         return self._observation_and_action_constraint_splitter
 
     @property
     def validate_args(self) -> bool:
-        """Whether inputs and outputs are validated."""
+        """Whether `action` and `distribution` validate their inputs and outputs."""
         return self._validate_args
 
     def get_initial_state(self, batch_size: Any | None) -> Any:
@@ -165,11 +210,18 @@ class TFPolicy(tf.Module):
 
         Args:
           batch_size: An int or scalar int tensor; None gives unbatched zeros.
+
+        Returns:
+          A nest of tensors like `policy_state_spec` (`()` when stateless).
         """
         return self._get_initial_state(batch_size)
 
     def _maybe_reset_state(self, time_step: ts.TimeStep, policy_state: Any) -> Any:
-        if not common.safe_has_state(policy_state):
+        """Replaces the state of batch entries whose (first) step is FIRST.
+
+        Time steps shaped ``[B, T]`` reset on the first time index.
+        """
+        if type(policy_state) is tuple and not policy_state:
             return policy_state
         discount = tf.convert_to_tensor(time_step.discount)
         batch_size = tf.compat.dimension_value(discount.shape[0])
@@ -182,7 +234,8 @@ class TFPolicy(tf.Module):
         return _reset_where(condition, initial_state, policy_state)
 
     def _validate_inputs(self, time_step: Any, policy_state: Any, check_empty_state: bool):
-        time_step = nest_utils.prune_extra_keys(self._time_step_spec, time_step)
+        """Prunes extra dict keys, then checks structures against the specs."""
+        time_step = _prune_time_step(self._time_step_spec, time_step)
         policy_state = nest_utils.prune_extra_keys(self._policy_state_spec, policy_state)
         nest_utils.assert_same_structure(
             time_step,
@@ -205,22 +258,34 @@ class TFPolicy(tf.Module):
             ``[B, T] + spec.shape``).
           policy_state: A nest like `policy_state_spec` with outer dim ``[B]``;
             `()` for stateless policies.
-          seed: Optional seed for sampling.
+          seed: Optional seed for sampling (an int, or a stateless seed).
 
         Returns:
           `PolicyStep(action, state, info)`: actions shaped
-          ``[B] + action_spec.shape`` with the spec's dtypes (clipped when
-          `clip`), the next state and the info.
+          ``[B] + action_spec.shape`` with the spec's dtypes (clipped to the
+          bounds of bounded specs when `clip`), the next state and the info.
 
         Raises:
+          RuntimeError: If the subclass' ``__init__`` did not call
+            ``TFPolicy.__init__``.
           ValueError / TypeError: Mismatched structures (with `validate_args`).
-          TypeError: An action dtype differs from `action_spec`.
+          TypeError: An action dtype differs from `action_spec` (with
+            `validate_args`).
         """
+        if self._enable_functions:
+            action_fn = getattr(self, "_action_fn", None)
+            if action_fn is None:
+                raise RuntimeError(
+                    f"Cannot find _action_fn.  Did {type(self).__name__}.__init__ call super?"
+                )
+        else:
+            action_fn = self._action
+
         if self._validate_args:
             time_step, policy_state = self._validate_inputs(time_step, policy_state, False)
         if self._automatic_state_reset:
             policy_state = self._maybe_reset_state(time_step, policy_state)
-        step = self._action(time_step=time_step, policy_state=policy_state, seed=seed)
+        step = action_fn(time_step=time_step, policy_state=policy_state, seed=seed)
 
         if self._validate_args:
             nest_utils.assert_same_structure(
@@ -228,19 +293,6 @@ class TFPolicy(tf.Module):
                 self._action_spec,
                 message="action and action_spec structures do not match",
             )
-            flat_actions = tf.nest.flatten(step.action)
-            flat_specs = tf.nest.flatten(self._action_spec)
-            if not all(
-                tf.as_dtype(a.dtype).is_compatible_with(s.dtype)
-                for a, s in zip(flat_actions, flat_specs)
-            ):
-                action_dtypes = tf.nest.map_structure(lambda x: x.dtype, step.action)
-                spec_dtypes = tf.nest.map_structure(lambda x: x.dtype, self._action_spec)
-                raise TypeError(
-                    "Policy produced an action with a dtype that doesn't match its "
-                    f"action_spec. Got action:\n  {action_dtypes}\n with action_spec:\n"
-                    f"  {spec_dtypes}\n action_spec: {self._action_spec}"
-                )
         if self._clip:
 
             def clip_action(action: Any, spec: Any) -> Any:
@@ -257,7 +309,21 @@ class TFPolicy(tf.Module):
                 self._policy_step_spec,
                 message="action output and policy_step_spec structures do not match",
             )
+            self._check_action_dtypes(step.action)
         return step
+
+    def _check_action_dtypes(self, action: Any) -> None:
+        """Raises `TypeError` unless every action leaf has its spec's dtype."""
+        action_spec = self.action_spec
+        for value, spec in zip(tf.nest.flatten(action), tf.nest.flatten(action_spec)):
+            if not tf.as_dtype(value.dtype).is_compatible_with(spec.dtype):
+                action_dtypes = tf.nest.map_structure(lambda x: x.dtype, action)
+                spec_dtypes = tf.nest.map_structure(lambda x: x.dtype, action_spec)
+                raise TypeError(
+                    "Policy produced an action with a dtype that doesn't match its "
+                    f"action_spec. Got action:\n  {action_dtypes}\n with action_spec:\n"
+                    f"  {spec_dtypes}\n action_spec: {action_spec}"
+                )
 
     def distribution(self, time_step: ts.TimeStep, policy_state: Any = ()) -> Any:
         """Returns the action distribution for a batch of time steps.
@@ -270,7 +336,10 @@ class TFPolicy(tf.Module):
           `PolicyStep(action, state, info)` whose action is a nest of
           `tfp.distributions.Distribution`s over the actions. With
           `emit_log_probability`, ``info.log_probability`` holds float32
-          zeros (placeholders, as TF-Agents does).
+          scalar zeros (placeholders, as in TF-Agents).
+
+        Raises:
+          ValueError / TypeError: Mismatched structures (with `validate_args`).
         """
         if self._validate_args:
             time_step, policy_state = self._validate_inputs(time_step, policy_state, True)
@@ -296,7 +365,7 @@ class TFPolicy(tf.Module):
 
     def update(
         self,
-        policy: TFPolicy,
+        policy: Any,
         tau: float = 1.0,
         tau_non_trainable: float | None = None,
         sort_variables_by_name: bool = False,
@@ -307,6 +376,20 @@ class TFPolicy(tf.Module):
         `tau_non_trainable` (default `tau`) for the others; ``tau=1`` copies.
         Variables pair up in `variables()` order, or by name when
         `sort_variables_by_name`.
+
+        Args:
+          policy: Any policy with a `variables()` method (tfdrive's or
+            TF-Agents').
+          tau: Float in ``[0, 1]`` for trainable variables.
+          tau_non_trainable: Float in ``[0, 1]`` for the others (None: `tau`).
+          sort_variables_by_name: Pair variables by sorted name.
+
+        Returns:
+          The update op (a no-op when this policy has no variables).
+
+        Raises:
+          ValueError: `tau` or `tau_non_trainable` outside ``[0, 1]``, or
+            variable lists that do not pair up.
         """
         if self.variables():
             return common.soft_variables_update(
@@ -359,45 +442,55 @@ class TFPolicy(tf.Module):
         return self._trajectory_spec
 
     def _action(self, time_step: ts.TimeStep, policy_state: Any, seed: Any = None) -> Any:
-        """Samples from `_distribution`; adds log-probabilities when asked."""
-        seeds = _SeedStream(seed)
+        """Samples from `_distribution`; adds log-probabilities when asked.
+
+        Each action leaf gets its own seed derived from `seed` (None: unseeded).
+
+        Raises:
+          TypeError: With `emit_log_probability`, when a distribution cannot
+            compute ``log_prob`` of its sample.
+        """
+        seed_stream = tfp.util.SeedStream(seed=seed, salt="tf_agents_tf_policy")
         distribution_step = self._distribution(time_step, policy_state)
-        actions = tf.nest.map_structure(lambda d: d.sample(seed=seeds()), distribution_step.action)
+        actions = tf.nest.map_structure(
+            lambda d: _sample(d, seed_stream()), distribution_step.action
+        )
         info = distribution_step.info
         if self._emit_log_probability:
             try:
                 log_probability = tf.nest.map_structure(
                     lambda a, d: d.log_prob(a), actions, distribution_step.action
                 )
+                info = policy_step.set_log_probability(info, log_probability)
             except Exception as e:
                 raise TypeError(
                     f"{type(self).__name__} does not support emitting log-probabilities."
                 ) from e
-            info = policy_step.set_log_probability(info, log_probability)
         return distribution_step._replace(action=actions, info=info)
 
     def _distribution(self, time_step: ts.TimeStep, policy_state: Any) -> Any:
-        """Returns a `PolicyStep` whose action is a nest of distributions."""
+        """Returns a `PolicyStep` whose action is a nest of distributions.
+
+        Subclasses that sample (through the inherited `_action`) or support
+        `distribution` implement it.
+        """
         raise NotImplementedError()
 
     def _get_initial_state(self, batch_size: Any | None) -> Any:
+        """Zeros per `policy_state_spec` with outer dims ``[batch_size]`` (none if None)."""
         return tensor_spec.zero_spec_nest(
             self._policy_state_spec, outer_dims=None if batch_size is None else [batch_size]
         )
 
 
-class _SeedStream:
-    """Derives one seed per sampled action leaf; None stays None (unseeded)."""
-
-    def __init__(self, seed: Any):
-        self._seed = seed
-        self._count = 0
-        if seed is not None:
-            import tensorflow_probability as tfp
-
-            self._stream = tfp.util.SeedStream(seed=seed, salt="tf_agents_tf_policy")
-
-    def __call__(self) -> Any:
-        if self._seed is None:
-            return None
-        return self._stream()
+_UNTRACKED = frozenset(
+    {
+        "_time_step_spec",
+        "_action_spec",
+        "_policy_state_spec",
+        "_info_spec",
+        "_policy_step_spec",
+        "_trajectory_spec",
+        "_action_fn",
+    }
+)
