@@ -193,7 +193,7 @@ def test_saved_model_round_trip(rnn_policy, obs, tmp_path):
     assert loaded.time_step_spec == tensor_spec.to_array_spec(TS_SPEC)
     assert loaded.action_spec == tensor_spec.to_array_spec(DISCRETE)
     assert loaded.get_train_step() == 42
-    assert loaded.collect_data_spec.action == DISCRETE
+    assert loaded.collect_data_spec.action == tensor_spec.to_array_spec(DISCRETE)
 
     # Identical sampled actions for the seed the policy was saved with.
     batch = ts.restart(obs, batch_size=5)

@@ -19,6 +19,9 @@ __all__ = [
     "TensorSpec",
     "add_outer_dim",
     "add_outer_dims_nest",
+    "from_pbtxt_file",
+    "from_packed_proto",
+    "from_proto",
     "from_spec",
     "is_bounded",
     "is_continuous",
@@ -28,6 +31,8 @@ __all__ = [
     "sample_spec_nest",
     "to_array_spec",
     "to_nest_array_spec",
+    "to_pbtxt_file",
+    "to_proto",
     "with_dtype",
     "zero_spec_nest",
 ]
@@ -402,3 +407,62 @@ def remove_outer_dims_nest(specs, num_outer_dims):
         return TensorSpec(shape, spec.dtype, name=name)
 
     return tf.nest.map_structure(remove, specs)
+
+
+# --------------------------------------------------------------------------
+# Spec nests as `struct_pb2.StructuredValue` protos (the format of
+# ``policy_specs.pbtxt`` beside a saved policy).
+
+
+def to_proto(spec):
+    """Encodes a nest of array or tensor specs as a `struct_pb2.StructuredValue`.
+
+    Array specs are converted to tensor specs first (`from_spec`); namedtuples,
+    dicts, lists and tuples keep their structure (namedtuples by class name
+    and fields).
+    """
+    from tensorflow.python.saved_model import nested_structure_coder
+
+    return nested_structure_coder.encode_structure(from_spec(spec))
+
+
+def from_proto(spec_proto):
+    """Decodes a `struct_pb2.StructuredValue` into a nest of tensor specs.
+
+    Namedtuples come back as namedtuple classes with the saved name and
+    fields (not the original classes).
+    """
+    from tensorflow.python.saved_model import nested_structure_coder
+
+    return nested_structure_coder.decode_proto(spec_proto)
+
+
+def from_packed_proto(spec_packed_proto):
+    """Decodes a `google.protobuf.Any` holding a `StructuredValue` (see `from_proto`)."""
+    from tensorflow.core.protobuf import struct_pb2
+
+    spec_proto = struct_pb2.StructuredValue()
+    spec_packed_proto.Unpack(spec_proto)
+    return from_proto(spec_proto)
+
+
+def to_pbtxt_file(output_path, spec):
+    """Writes `to_proto(spec)` as a text proto to `output_path`, creating its folder."""
+    import os
+
+    from google.protobuf import text_format
+
+    tf.io.gfile.makedirs(os.path.dirname(output_path) or ".")
+    with tf.io.gfile.GFile(output_path, "wb") as f:
+        f.write(text_format.MessageToString(to_proto(spec)))
+
+
+def from_pbtxt_file(spec_path):
+    """Reads a nest of tensor specs written by `to_pbtxt_file` (see `from_proto`)."""
+    from google.protobuf import text_format
+    from tensorflow.core.protobuf import struct_pb2
+
+    spec_proto = struct_pb2.StructuredValue()
+    with tf.io.gfile.GFile(spec_path, "rb") as f:
+        text_format.MergeLines(f, spec_proto)
+    return from_proto(spec_proto)
