@@ -15,6 +15,7 @@ from typing import Any, Callable
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfdrive._gin import configurable
 from tfdrive.policies import tf_policy
 from tfdrive.specs import tensor_spec
 from tfdrive.trajectories import policy_step
@@ -109,6 +110,7 @@ def _to_distribution(action_or_distribution: Any) -> Any:
     return action_or_distribution
 
 
+@configurable
 class ActorPolicy(tf_policy.TFPolicy):
     """Acts by sampling from the distribution an actor network outputs.
 

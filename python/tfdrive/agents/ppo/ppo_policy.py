@@ -9,6 +9,7 @@ from typing import Any, Iterator
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfdrive._gin import configurable
 from tfdrive.policies import actor_policy
 from tfdrive.specs import tensor_spec
 from tfdrive.trajectories import policy_step
@@ -143,6 +144,7 @@ def get_distribution_params(
     return tf.nest.map_structure(tensor_parameters, nested_distribution)
 
 
+@configurable
 class PPOPolicy(actor_policy.ActorPolicy):
     """An `ActorPolicy` that also reports what PPO trains on.
 
