@@ -15,6 +15,39 @@ from tfdrive.utils import nest_utils
 __all__ = ["RandomPyPolicy"]
 
 
+def _as_tensor(action: np.ndarray) -> Any:
+    """`action` as a `tf.Tensor`, the type TF-Agents' masked sampling returns.
+
+    The draw itself stays on the policy's seeded numpy RNG; without TensorFlow
+    installed the numpy array is returned.
+    """
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return action
+    return tf.convert_to_tensor(action)
+
+
+def _check_maskable(action_spec: Any) -> None:
+    """Raises `NotImplementedError` unless `action_spec` is one bounded spec shaped () or (1,).
+
+    Checked by structure (bounds, shape, dtype), so TF-Agents' `BoundedArraySpec`
+    qualifies as well as tfdrive's.
+    """
+    is_bounded_leaf = not isinstance(action_spec, (list, tuple, dict)) and all(
+        hasattr(action_spec, a) for a in ("shape", "dtype", "minimum", "maximum")
+    )
+    if not is_bounded_leaf:
+        raise NotImplementedError(
+            "RandomPyPolicy only supports action constraints for BoundedArraySpec action specs."
+        )
+    if tuple(action_spec.shape) not in ((), (1,)):
+        raise NotImplementedError(
+            "RandomPyPolicy only supports action constraints for action specs "
+            "shaped as () or (1,) or their equivalent list forms."
+        )
+
+
 class RandomPyPolicy(py_policy.PyPolicy):
     """Samples actions uniformly from the action spec's bounds.
 
@@ -34,8 +67,11 @@ class RandomPyPolicy(py_policy.PyPolicy):
       outer_dims: Fixed outer dims (e.g. ``(B,)``) for every sample, or None.
       observation_and_action_constraint_splitter: Callable returning
         ``(observation, mask)``; actions are then drawn uniformly among the
-        entries where ``mask`` is nonzero. Only for a single
-        `BoundedArraySpec` shaped ``()`` or ``(1,)``.
+        entries where ``mask`` (shape ``outer_dims + [num_actions]``, or
+        ``[num_actions]`` for one mask shared by the batch) is nonzero, and
+        returned as a `tf.Tensor` like TF-Agents' (a numpy array when
+        TensorFlow is not installed). Only for a single `BoundedArraySpec`
+        shaped ``()`` or ``(1,)``.
 
     Raises:
       NotImplementedError: A splitter with an action spec that is not a
@@ -55,16 +91,7 @@ class RandomPyPolicy(py_policy.PyPolicy):
         self._seed = seed
         self._outer_dims = outer_dims
         if observation_and_action_constraint_splitter is not None:
-            if not isinstance(action_spec, array_spec.BoundedArraySpec):
-                raise NotImplementedError(
-                    "RandomPyPolicy only supports action constraints for "
-                    "BoundedArraySpec action specs."
-                )
-            if tuple(action_spec.shape) not in ((), (1,)):
-                raise NotImplementedError(
-                    "RandomPyPolicy only supports action constraints for action specs "
-                    "shaped as () or (1,) or their equivalent list forms."
-                )
+            _check_maskable(py_policy.to_array_spec_nest(action_spec))
         self._rng = np.random.RandomState(seed)
         if time_step_spec is None:
             time_step_spec = ts.time_step_spec()
@@ -76,8 +103,11 @@ class RandomPyPolicy(py_policy.PyPolicy):
             observation_and_action_constraint_splitter=observation_and_action_constraint_splitter,
         )
 
-    def _masked_action(self, mask: Any) -> np.ndarray:
+    def _masked_action(self, mask: Any, outer_dims: Sequence[int]) -> np.ndarray:
         mask = np.asarray(mask).astype(bool)
+        if mask.ndim - 1 < len(outer_dims):
+            # One mask shared by every batch entry: one draw per entry.
+            mask = np.broadcast_to(mask, tuple(outer_dims) + mask.shape[-1:])
         spec = self._action_spec
         flat = mask.reshape(-1, mask.shape[-1])
         if not flat.any(axis=-1).all():
@@ -107,7 +137,7 @@ class RandomPyPolicy(py_policy.PyPolicy):
         splitter = self.observation_and_action_constraint_splitter
         if splitter is not None:
             _, mask = splitter(time_step.observation)
-            random_action = self._masked_action(mask)
+            random_action = _as_tensor(self._masked_action(mask, outer_dims))
         else:
             random_action = array_spec.sample_spec_nest(
                 self._action_spec, self._rng, outer_dims=outer_dims
