@@ -25,8 +25,10 @@ __all__ = [
     "ActorPolicy",
     "assert_specs_are_compatible",
     "is_distribution_network",
+    "is_distribution_spec_v2",
     "is_network",
     "network_action_spec",
+    "to_distribution",
 ]
 
 
@@ -45,7 +47,7 @@ def _is_distribution_spec(spec: Any) -> bool:
     return hasattr(spec, "input_params_spec") and hasattr(spec, "sample_spec")
 
 
-def _is_distribution_spec_v2(spec: Any) -> bool:
+def is_distribution_spec_v2(spec: Any) -> bool:
     """TF-Agents' `DistributionSpecV2`: an event spec and nested parameter specs."""
     return hasattr(spec, "event_spec") and hasattr(spec, "parameters")
 
@@ -93,7 +95,7 @@ def assert_specs_are_compatible(network_output_spec: Any, spec: Any, message_pre
     """
 
     def to_event(s: Any) -> Any:
-        return s.event_spec if _is_distribution_spec_v2(s) else tensor_spec.from_spec(s)
+        return s.event_spec if is_distribution_spec_v2(s) else tensor_spec.from_spec(s)
 
     event_spec = tf.nest.map_structure(to_event, network_output_spec)
     message = f"{message_prefix}:\n{event_spec}\nvs.\n{spec}"
@@ -103,7 +105,7 @@ def assert_specs_are_compatible(network_output_spec: Any, spec: Any, message_pre
             raise ValueError(message)
 
 
-def _to_distribution(action_or_distribution: Any) -> Any:
+def to_distribution(action_or_distribution: Any) -> Any:
     """Tensor outputs become point masses; distributions pass through."""
     if isinstance(action_or_distribution, tf.Tensor):
         return tfp.distributions.Deterministic(loc=action_or_distribution)
@@ -227,6 +229,4 @@ class ActorPolicy(tf_policy.TFPolicy):
         outputs, policy_state = self._apply_actor_network(
             observation, step_type=time_step.step_type, policy_state=policy_state, mask=mask
         )
-        return policy_step.PolicyStep(
-            tf.nest.map_structure(_to_distribution, outputs), policy_state
-        )
+        return policy_step.PolicyStep(tf.nest.map_structure(to_distribution, outputs), policy_state)

@@ -219,7 +219,7 @@ class PPOPolicy(actor_policy.ActorPolicy):
             else:
 
                 def nested_dist_params(spec: Any) -> dict:
-                    if not actor_policy._is_distribution_spec_v2(spec):
+                    if not actor_policy.is_distribution_spec_v2(spec):
                         raise ValueError(
                             "Unexpected output from `actor_network`.  Expected "
                             "`Distribution` objects, but saw output spec: "
@@ -311,7 +311,7 @@ class PPOPolicy(actor_policy.ActorPolicy):
         outputs, new_actor_state = self._apply_actor_network(
             time_step, actor_state, training=training
         )
-        distributions = tf.nest.map_structure(actor_policy._to_distribution, outputs)
+        distributions = tf.nest.map_structure(actor_policy.to_distribution, outputs)
         new_value_state: Any = ()
         if self._collect:
             info: Any = {
