@@ -151,6 +151,25 @@ def test_random_policy_mask_never_picks_masked_actions(shape):
     assert set(np.unique(action)) == {3, 5}
 
 
+def test_random_policy_shared_mask_gives_one_seeded_tensor_draw_per_entry():
+    import tensorflow as tf
+
+    def splitter(observation):
+        return observation, np.array([1, 0, 1, 0], np.int32)  # One mask for the batch.
+
+    def draw():
+        policy = random_py_policy.RandomPyPolicy(
+            TS_SPEC, ACT, seed=3, observation_and_action_constraint_splitter=splitter
+        )
+        time_step = ts.restart(np.zeros((500, 2), np.float32), batch_size=500)
+        return policy.action(time_step).action
+
+    action = draw()
+    assert tf.is_tensor(action) and action.dtype == tf.int32 and action.shape == (500,)
+    assert set(np.unique(action)) == {0, 2}
+    np.testing.assert_array_equal(action, draw())
+
+
 def test_random_policy_mask_rejects_unsupported_specs():
     def splitter(observation):
         return observation, observation
