@@ -114,3 +114,13 @@ def test_distribution_is_not_supported_and_variables_are_the_wrapped_policys():
     assert [v.ref() for v in policy.variables()] == [wrapped.extra.ref()]
     with pytest.raises(NotImplementedError):
         policy.distribution(_time_step(2))
+
+
+def test_exploration_mask_limits_random_actions():
+    policy = epsilon_greedy_policy.EpsilonGreedyPolicy(
+        PeakedPolicy(emit_log_probability=True), epsilon=1.0, exploration_mask=[1, 0, 0, 1]
+    )
+    step = policy.action(_time_step(400), seed=7)
+    assert set(step.action.numpy()) == {0, 3}
+    # epsilon (1) times one of the two allowed actions.
+    np.testing.assert_allclose(np.exp(step.info.log_probability.numpy()), 0.5, rtol=1e-6)
