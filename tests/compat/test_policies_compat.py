@@ -51,6 +51,7 @@ ATOL = 1e-6
 
 
 def copy_weights(source, target):
+    target.create_variables()  # Networks create their variables lazily, as TF-Agents' do.
     src, dst = source.variables, target.variables
     assert [tuple(v.shape) for v in src] == [tuple(v.shape) for v in dst]
     for s, d in zip(src, dst):
