@@ -1,4 +1,4 @@
-"""tfdrive's networks: values against numpy, shapes, specs, recurrent state handling."""
+"""tfdrive's actor and value networks: values against numpy, shapes, specs, recurrent state."""
 
 import numpy as np
 import pytest
@@ -6,10 +6,13 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from ppo_nets import rnn_actor_network
+from tfdrive._keras import keras
 from tfdrive.networks import (
     actor_distribution_network,
     actor_distribution_rnn_network,
+    categorical_projection_network,
     network,
+    normal_projection_network,
     value_network,
     value_rnn_network,
 )
@@ -39,7 +42,7 @@ def obs_batch():
 @pytest.fixture(scope="module")
 def categorical_net():
     return actor_distribution_network.ActorDistributionNetwork(
-        OBS, DISCRETE, fc_layer_params=(8, 6), seed=1
+        OBS, DISCRETE, fc_layer_params=(8, 6)
     )
 
 
@@ -68,44 +71,47 @@ def test_categorical_head_matches_numpy(categorical_net, obs_batch):
     spec = categorical_net.output_spec
     assert spec.sample_spec == DISCRETE
     assert spec.input_params_spec["logits"].shape == (4,)
-    assert categorical_net.create_variables(OBS) is spec
+    assert categorical_net.output_tensor_spec == DISCRETE
 
 
-def test_seed_fixes_initial_values():
-    a = actor_distribution_network.ActorDistributionNetwork(
-        OBS, DISCRETE, fc_layer_params=(4,), seed=7
-    )
-    b = actor_distribution_network.ActorDistributionNetwork(
-        OBS, DISCRETE, fc_layer_params=(4,), seed=7
-    )
-    for x, y in zip(a.variables, b.variables):
-        np.testing.assert_array_equal(x.numpy(), y.numpy())
+def test_seed_fixes_only_the_continuous_means_kernel():
+    nets = [
+        actor_distribution_network.ActorDistributionNetwork(
+            OBS, CONTINUOUS, fc_layer_params=(4,), seed=7
+        )
+        for _ in range(2)
+    ]
+    for net in nets:
+        net.create_variables()
+    a, b = ([v.numpy() for v in net.variables] for net in nets)
+    np.testing.assert_array_equal(a[2], b[2])  # means kernel [4, 2]
+    assert not np.array_equal(a[0], b[0])  # the encoder's kernel is not seeded
 
 
 def test_global_tf_seed_fixes_initial_values():
-    values = []
-    for _ in range(2):
-        tf.random.set_seed(123)
+    def build(seed):
+        tf.random.set_seed(seed)
         net = value_network.ValueNetwork(OBS, fc_layer_params=(4,))
-        values.append([v.numpy() for v in net.variables])
-    tf.random.set_seed(124)
-    other = value_network.ValueNetwork(OBS, fc_layer_params=(4,))
-    for a, b in zip(values[0], values[1]):
+        net.create_variables()
+        return [v.numpy() for v in net.variables]
+
+    first, again, other = build(123), build(123), build(124)
+    for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(values[0][0], other.variables[0].numpy())
+    assert not np.array_equal(first[0], other[0])
 
 
 def test_batch_and_time_outer_dims(categorical_net, obs_batch):
     seq = obs_batch.reshape(1, 5, 3)
-    dist_bt, _ = categorical_net(seq)
-    dist_b, _ = categorical_net(obs_batch)
+    dist_bt, _ = categorical_net(seq, None, ())
+    dist_b, _ = categorical_net(obs_batch, None, ())
     assert dist_bt.logits.shape == (1, 5, 4)
     np.testing.assert_allclose(dist_bt.logits.numpy()[0], dist_b.logits.numpy(), rtol=1e-6)
 
 
 def test_mask_sets_lowest_logit(categorical_net, obs_batch):
     mask = np.array([[1, 0, 1, 0]] * 5, np.int32)
-    dist, _ = categorical_net(obs_batch, mask=mask)
+    dist, _ = categorical_net(obs_batch, None, (), mask=mask)
     logits = dist.logits.numpy()
     assert np.all(logits[:, [1, 3]] == np.finfo(np.float32).min)
     samples = dist.sample(1000, seed=1).numpy()
@@ -113,11 +119,9 @@ def test_mask_sets_lowest_logit(categorical_net, obs_batch):
 
 
 def test_normal_head_is_squashed_with_initial_std():
-    net = actor_distribution_network.ActorDistributionNetwork(
-        OBS, CONTINUOUS, fc_layer_params=(8,), seed=3
-    )
+    net = actor_distribution_network.ActorDistributionNetwork(OBS, CONTINUOUS, fc_layer_params=(8,))
     obs = np.ones((2, 3), np.float32)
-    dist, _ = net(obs)
+    dist, _ = net(obs, None, ())
     assert isinstance(dist, tfp.distributions.MultivariateNormalDiag)
     v = net.variables
     pre = _mlp(obs, v, 1) @ v[2].numpy() + v[3].numpy()
@@ -129,20 +133,16 @@ def test_normal_head_is_squashed_with_initial_std():
 
 def test_scalar_continuous_action_gives_normal():
     spec = tensor_spec.BoundedTensorSpec((), tf.float32, -2.0, 2.0)
-    net = actor_distribution_network.ActorDistributionNetwork(
-        OBS, spec, fc_layer_params=(4,), seed=4
-    )
-    dist, _ = net(np.zeros((3, 3), np.float32))
+    net = actor_distribution_network.ActorDistributionNetwork(OBS, spec, fc_layer_params=(4,))
+    dist, _ = net(np.zeros((3, 3), np.float32), None, ())
     assert isinstance(dist, tfp.distributions.Normal)
     assert dist.loc.shape == (3,) and dist.scale.shape == (3,)
 
 
 def test_nested_action_specs():
     spec = {"move": CONTINUOUS, "pick": DISCRETE}
-    net = actor_distribution_network.ActorDistributionNetwork(
-        OBS, spec, fc_layer_params=(4,), seed=5
-    )
-    dists, _ = net(np.zeros((2, 3), np.float32))
+    net = actor_distribution_network.ActorDistributionNetwork(OBS, spec, fc_layer_params=(4,))
+    dists, _ = net(np.zeros((2, 3), np.float32), None, ())
     assert isinstance(dists["move"], tfp.distributions.MultivariateNormalDiag)
     assert isinstance(dists["pick"], tfp.distributions.Categorical)
     assert set(net.output_spec) == {"move", "pick"}
@@ -150,33 +150,72 @@ def test_nested_action_specs():
 
 
 def test_nested_observation_needs_combiner():
-    obs = {"a": OBS, "b": tensor_spec.TensorSpec((2, 2), tf.int32)}
-    with pytest.raises(ValueError, match="preprocessing_combiner is required"):
+    obs = {"a": OBS, "b": tensor_spec.TensorSpec((2, 2), tf.float32)}
+    with pytest.raises(ValueError, match="preprocessing_combiner layer is required"):
         value_network.ValueNetwork(obs)
     net = value_network.ValueNetwork(
-        obs, preprocessing_combiner=lambda xs: tf.concat(xs, -1), fc_layer_params=(4,), seed=0
+        obs,
+        preprocessing_layers={"a": keras.layers.Lambda(lambda x: x), "b": keras.layers.Flatten()},
+        preprocessing_combiner=keras.layers.Concatenate(axis=-1),
+        fc_layer_params=(4,),
     )
-    values, _ = net({"a": tf.ones((2, 3)), "b": tf.ones((2, 2, 2), tf.int32)})
+    values, _ = net({"a": tf.ones((2, 3)), "b": tf.ones((2, 2, 2))})
     assert values.shape == (2,)
     assert net.variables[0].shape == (7, 4)
 
 
-def test_unsupported_options_raise():
-    with pytest.raises(NotImplementedError, match="conv_layer_params"):
-        actor_distribution_network.ActorDistributionNetwork(
-            OBS, DISCRETE, conv_layer_params=[(4, 3, 1)]
+def test_conv_and_dropout_layers():
+    obs = tensor_spec.TensorSpec((6, 6, 2), tf.float32)
+    net = actor_distribution_network.ActorDistributionNetwork(
+        obs,
+        CONTINUOUS,
+        conv_layer_params=[(4, 3, 1)],
+        fc_layer_params=(5,),
+        dropout_layer_params=[0.5],
+    )
+    x = np.ones((3, 6, 6, 2), np.float32)
+    dist, _ = net(x, None, ())
+    assert [tuple(v.shape) for v in net.variables] == [
+        (3, 3, 2, 4), (4,), (64, 5), (5,), (5, 2), (2,), (2,)
+    ]  # fmt: skip
+    np.testing.assert_array_equal(dist.mean().numpy(), net(x, None, ())[0].mean().numpy())
+    trained = [net(x, None, (), training=True)[0].mean().numpy() for _ in range(5)]
+    assert any(not np.array_equal(trained[0], t) for t in trained[1:])
+
+
+def test_custom_projection_networks():
+    def discrete(spec):
+        return categorical_projection_network.CategoricalProjectionNetwork(
+            spec, logits_init_output_factor=1e-30
         )
+
+    def continuous(spec):
+        return normal_projection_network.NormalProjectionNetwork(
+            spec, state_dependent_std=True, scale_distribution=True
+        )
+
+    net = actor_distribution_network.ActorDistributionNetwork(
+        OBS,
+        (DISCRETE, CONTINUOUS),
+        fc_layer_params=(4,),
+        discrete_projection_net=discrete,
+        continuous_projection_net=continuous,
+    )
+    (categorical, squashed), _ = net(np.ones((2, 3), np.float32), None, ())
+    np.testing.assert_allclose(categorical.logits.numpy(), np.zeros((2, 4)), atol=1e-12)
+    assert isinstance(squashed, normal_projection_network.SquashToSpecNormal)
+    assert len(net.variables) == 2 + 2 + 4
 
 
 def test_input_validation(categorical_net):
-    with pytest.raises(ValueError, match="do not match `input_tensor_spec`"):
-        categorical_net(np.zeros((2, 4), np.float32))
-    with pytest.raises(ValueError, match="do not match `input_tensor_spec`"):
-        categorical_net(np.zeros((2, 3), np.int32))
+    with pytest.raises(ValueError):
+        categorical_net(np.zeros((2, 4), np.float32), None, ())
+    with pytest.raises(ValueError):
+        categorical_net(np.zeros((2, 3), np.int32), None, ())
 
 
 def test_value_network_matches_numpy(obs_batch):
-    net = value_network.ValueNetwork(OBS, fc_layer_params=(8, 4), seed=6)
+    net = value_network.ValueNetwork(OBS, fc_layer_params=(8, 4))
     values, state = net(obs_batch)
     assert values.shape == (5,) and values.dtype == tf.float32 and state == ()
     v = net.variables
@@ -254,7 +293,7 @@ def test_rnn_dynamic_time_dimension(rnn_net, obs_batch):
 
 def test_value_rnn_network_shapes_and_stacked_state():
     net = value_rnn_network.ValueRnnNetwork(
-        OBS, input_fc_layer_params=(4,), lstm_size=(3, 2), output_fc_layer_params=(), seed=8
+        OBS, input_fc_layer_params=(4,), lstm_size=(3, 2), output_fc_layer_params=()
     )
     assert [[s.shape for s in cell] for cell in net.state_spec] == [[(3,), (3,)], [(2,), (2,)]]
     values, state = net(np.zeros((4, 3), np.float32), step_type=tf.zeros([4], tf.int32))

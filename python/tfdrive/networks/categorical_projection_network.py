@@ -1,4 +1,4 @@
-"""Categorical head: a dense layer producing logits for discrete actions."""
+"""`CategoricalProjectionNetwork`: features -> a Categorical over a discrete action."""
 
 from __future__ import annotations
 
@@ -8,91 +8,115 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfdrive.networks import layers
-from tfdrive.networks.network import DistributionSpec
-from tfdrive.specs import tensor_spec
+from tfdrive._gin import configurable
+from tfdrive._keras import keras
+from tfdrive.networks import network
+from tfdrive.networks import utils as network_utils
+from tfdrive.specs import distribution_spec, tensor_spec
 
 __all__ = ["CategoricalProjectionNetwork"]
 
 
-class CategoricalProjectionNetwork(tf.Module):
-    """Maps features ``[N, k]`` to a `tfp.distributions.Categorical`.
+@configurable
+class CategoricalProjectionNetwork(network.DistributionNetwork):
+    """Maps features to a `tfp.distributions.Categorical` by a dense logits layer.
 
-    For an action spec of shape ``S`` with ``n = maximum - minimum + 1``
-    actions, the logits are ``outer + S + [n]`` float32 and samples have the
-    spec's dtype and lie in ``[0, n)`` (like TF-Agents, the minimum is not
-    added; use ``minimum=0``).
+    Called as ``net(inputs, outer_rank, training=False, mask=None)`` with
+    `inputs` ``outer_dims + [k]`` (cast to float32), where `outer_rank` is the
+    number of outer dims; returns ``(distribution, ())``. For a spec of shape
+    ``S`` with ``n = maximum - minimum + 1`` actions (equal for every entry),
+    the logits are float32 ``outer_dims + S + [n]`` and samples have the
+    spec's dtype and lie in ``[0, n)`` (the spec's minimum is not added).
+
+    A `mask` (``outer_dims + S + [n]``, or without the ``S`` axes for a spec
+    of shape ``[1]``; bool or 0/1) sets the logits of the actions it rules
+    out to the float32 minimum (not -inf, which makes TFP produce NaNs).
+
+    Variables: logits kernel ``[k, prod(S) * n]`` and bias ``[prod(S) * n]``.
 
     Args:
-      in_units: Feature size ``k``.
-      sample_spec: A discrete `BoundedTensorSpec` with the same number of
-        actions in every dimension.
-      logits_init_output_factor: Scale of the kernel's variance-scaling init.
-      rng: Numpy generator for initial values.
+      sample_spec: A discrete `BoundedTensorSpec` of the action.
+      logits_init_output_factor: Scale of the variance-scaling init of the
+        logits kernel.
+      name: The network's name.
 
     Raises:
-      ValueError: Unequal or empty action ranges across dimensions, or a
-        spec that is not bounded and discrete.
+      ValueError: If `sample_spec` is not bounded, not discrete, or its entries
+        have different (or no) numbers of actions.
     """
 
     def __init__(
         self,
-        in_units: int,
         sample_spec: Any,
         logits_init_output_factor: float = 0.1,
-        rng: np.random.Generator | None = None,
         name: str = "CategoricalProjectionNetwork",
     ):
-        super().__init__(name=name)
-        if not isinstance(sample_spec, tensor_spec.BoundedTensorSpec):
+        if not tensor_spec.is_bounded(sample_spec):
             raise ValueError(f"sample_spec must be bounded. Got: {type(sample_spec)}.")
-        if not sample_spec.dtype.is_integer:
+        if not tensor_spec.is_discrete(sample_spec):
             raise ValueError(f"sample_spec must be discrete. Got: {sample_spec}.")
-        num_actions = np.unique(
-            np.asarray(sample_spec.maximum) - np.asarray(sample_spec.minimum) + 1
-        )
-        if len(num_actions) > 1 or np.any(num_actions <= 0):
+        unique_num_actions = np.unique(sample_spec.maximum - sample_spec.minimum + 1)
+        if len(unique_num_actions) > 1 or np.any(unique_num_actions <= 0):
             raise ValueError(
                 "Bounds on discrete actions must be the same for all dimensions and have at "
                 "least 1 action. Projection Network requires num_actions to be equal across "
-                "action dimensions."
+                "action dimensions. Implement a more general categorical projection if you "
+                "need more flexibility."
             )
-        rng = rng if rng is not None else layers.make_rng(None)
+        output_shape = sample_spec.shape.concatenate([int(unique_num_actions[0])])
+        super().__init__(
+            input_tensor_spec=None,
+            state_spec=(),
+            output_spec=self._output_distribution_spec(output_shape, sample_spec, name),
+            name=name,
+        )
         self._sample_spec = sample_spec
-        self._output_shape = list(sample_spec.shape.as_list()) + [int(num_actions[0])]
-        out_units = int(np.prod(self._output_shape))
-        with self.name_scope:
-            self.logits = layers.Dense(
-                in_units,
-                out_units,
-                None,
-                layers.variance_scaling([in_units, out_units], logits_init_output_factor, rng),
-                name="logits",
+        self._output_shape = output_shape
+        self._projection_layer = keras.layers.Dense(
+            output_shape.num_elements(),
+            kernel_initializer=tf.compat.v1.variance_scaling_initializer(
+                scale=logits_init_output_factor
+            ),
+            bias_initializer=keras.initializers.Zeros(),
+            name="logits",
+        )
+
+    def _output_distribution_spec(
+        self, output_shape: tf.TensorShape, sample_spec: Any, network_name: str
+    ) -> distribution_spec.DistributionSpec:
+        input_param_spec = {
+            "logits": tf.TensorSpec(
+                shape=output_shape, dtype=tf.float32, name=network_name + "_logits"
             )
-        self.output_spec = DistributionSpec(
+        }
+        return distribution_spec.DistributionSpec(
             tfp.distributions.Categorical,
-            {
-                "logits": tf.TensorSpec(
-                    shape=self._output_shape, dtype=tf.float32, name=f"{name}_logits"
-                )
-            },
+            input_param_spec,
             sample_spec=sample_spec,
             dtype=sample_spec.dtype,
         )
 
-    @property
-    def layer_variables(self) -> list:
-        return self.logits.layer_variables
+    def call(
+        self,
+        inputs: tf.Tensor,
+        outer_rank: int,
+        training: bool = False,
+        mask: Any = None,
+    ) -> tuple[Any, tuple]:
+        # The projection's inputs are features, not observations: the caller
+        # says how many outer dims they have.
+        batch_squash = network_utils.BatchSquash(outer_rank)
+        inputs = tf.cast(batch_squash.flatten(inputs), tf.float32)
+        logits = self._projection_layer(inputs, training=training)
+        logits = tf.reshape(logits, [-1] + self._output_shape.as_list())
+        logits = batch_squash.unflatten(logits)
 
-    def __call__(self, x: tf.Tensor, outer_shape: Any, mask: tf.Tensor | None = None) -> Any:
-        logits = layers.unflatten(
-            tf.reshape(self.logits(x), [-1] + self._output_shape), outer_shape
-        )
         if mask is not None:
             mask = tf.convert_to_tensor(mask)
+            # A spec of shape [1] has logits [..., 1, n]: give the mask that axis.
             if mask.shape.rank < logits.shape.rank:
                 mask = tf.expand_dims(mask, -2)
-            logits = tf.where(
-                tf.cast(mask, tf.bool), logits, tf.constant(logits.dtype.min, logits.dtype)
-            )
-        return self.output_spec.build_distribution(logits=logits)
+            almost_neg_inf = tf.constant(logits.dtype.min, dtype=logits.dtype)
+            logits = tf.where(tf.cast(mask, tf.bool), logits, almost_neg_inf)
+
+        return self.output_spec.build_distribution(logits=logits), ()

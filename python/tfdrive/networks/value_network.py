@@ -1,4 +1,8 @@
-"""`ValueNetwork`: an MLP mapping observations to one scalar value each."""
+"""`ValueNetwork`: observations -> an encoder -> one scalar value per observation.
+
+Layers: [preprocessing layers -> combiner] -> [Conv2D...] -> Flatten ->
+[Dense (+ Dropout)...] (an `EncodingNetwork`) -> Dense(1) -> squeeze.
+"""
 
 from __future__ import annotations
 
@@ -6,71 +10,99 @@ from typing import Any, Callable, Sequence
 
 import tensorflow as tf
 
-from tfdrive.networks import layers, network
+from tfdrive._gin import configurable
+from tfdrive._keras import keras
+from tfdrive.networks import encoding_network, network
 
 __all__ = ["ValueNetwork"]
 
 
-class ValueNetwork(network.Network):
-    """Observation -> MLP -> Dense(1) -> squeeze: values shaped like the outer dims.
+def value_layer(dtype: tf.DType = tf.float32) -> Any:
+    """The final Dense(1) of the value networks: kernel uniform in ±0.03, zero bias."""
+    return keras.layers.Dense(
+        1,
+        activation=None,
+        kernel_initializer=tf.random_uniform_initializer(minval=-0.03, maxval=0.03),
+        dtype=dtype,
+    )
 
-    Outputs float32 ``[B]`` (or ``[B, T]``). The final layer's kernel starts
-    uniform in ``±0.03``; hidden kernels Glorot-uniform.
+
+@configurable
+class ValueNetwork(network.Network):
+    """Maps observations to values: float ``outer_dims`` (e.g. ``[B]`` or ``[B, T]``).
+
+    Called as ``net(observation, step_type=None, network_state=(),
+    training=False)``; returns ``(values, network_state)``. Outer rank must be
+    at least 1.
+
+    Variables: the encoder's (conv kernels and biases, then dense ones), then
+    the value layer's kernel ``[k, 1]`` and bias ``[1]``.
 
     Args:
-      input_tensor_spec: `TensorSpec` of one observation (a nest needs
-        `preprocessing_combiner`).
-      preprocessing_combiner: As in `ActorDistributionNetwork`.
-      fc_layer_params: Hidden layer sizes.
-      activation_fn: Hidden activation (default relu).
-      seed: Seed of the initial values.
-      name: Module name.
+      input_tensor_spec: Nest of `TensorSpec`s of one observation.
+      preprocessing_layers: Nest of Keras layers (like the observation) applied
+        to each observation first; not yet built.
+      preprocessing_combiner: Keras layer (or callable) joining the flat list of
+        preprocessed observations into one tensor; needed for a nest of
+        observations.
+      conv_layer_params: ``(filters, kernel_size, stride[, dilation])`` per
+        Conv2D layer.
+      fc_layer_params: Units per dense layer.
+      dropout_layer_params: Per dense layer, a dropout rate, a dict of
+        `Dropout` arguments or None; as long as `fc_layer_params`.
+      activation_fn: Activation of the conv and dense layers.
+      kernel_initializer: Initializer of their kernels (default Glorot uniform).
+      batch_squash: Whether outer dims are folded into one batch dim for the
+        encoder.
+      dtype: dtype of the conv and dense layers.
+      name: The network's name.
+
+    Raises:
+      ValueError: From the encoder, for a nest of observations without
+        `preprocessing_combiner` or mismatched dropout parameters.
     """
 
     def __init__(
         self,
         input_tensor_spec: Any,
         preprocessing_layers: Any = None,
-        preprocessing_combiner: Callable[[list], tf.Tensor] | None = None,
-        conv_layer_params: Any = None,
-        fc_layer_params: Sequence[int] = (75, 40),
-        dropout_layer_params: Any = None,
-        activation_fn: Callable[[tf.Tensor], tf.Tensor] = tf.nn.relu,
+        preprocessing_combiner: Any = None,
+        conv_layer_params: Sequence[Any] | None = None,
+        fc_layer_params: Sequence[int] | None = (75, 40),
+        dropout_layer_params: Sequence[Any] | None = None,
+        activation_fn: Callable[[tf.Tensor], tf.Tensor] = keras.activations.relu,
         kernel_initializer: Any = None,
         batch_squash: bool = True,
         dtype: tf.DType = tf.float32,
         name: str = "ValueNetwork",
-        seed: int | None = None,
     ):
-        layers.reject_unsupported(
-            preprocessing_layers=preprocessing_layers,
-            conv_layer_params=conv_layer_params,
-            dropout_layer_params=dropout_layer_params,
-            kernel_initializer=kernel_initializer,
-        )
-        layers.require_combiner(input_tensor_spec, preprocessing_combiner)
         super().__init__(input_tensor_spec=input_tensor_spec, state_spec=(), name=name)
-        rng = layers.make_rng(seed)
-        in_units = layers.input_units(input_tensor_spec, preprocessing_combiner)
-        with self.name_scope:
-            self._encoder = layers.MLP(
-                in_units,
-                fc_layer_params,
-                activation_fn,
-                lambda s: layers.glorot_uniform(s, rng),
-                name="encoder",
-            )
-            self._postprocessing_layers = layers.value_head(self._encoder.out_units, rng)
-        self._combiner = preprocessing_combiner
-        self._output_spec = tf.TensorSpec([], tf.float32)
-
-    @property
-    def layer_variables(self) -> list:
-        return self._encoder.layer_variables + self._postprocessing_layers.layer_variables
-
-    def call(self, observation, step_type=None, network_state=(), training=False):
-        x, outer_shape = layers.flatten_observation(
-            observation, self._input_tensor_spec, self._combiner
+        if not kernel_initializer:
+            kernel_initializer = tf.compat.v1.glorot_uniform_initializer()
+        self._encoder = encoding_network.EncodingNetwork(
+            input_tensor_spec,
+            preprocessing_layers=preprocessing_layers,
+            preprocessing_combiner=preprocessing_combiner,
+            conv_layer_params=conv_layer_params,
+            fc_layer_params=fc_layer_params,
+            dropout_layer_params=dropout_layer_params,
+            activation_fn=activation_fn,
+            kernel_initializer=kernel_initializer,
+            batch_squash=batch_squash,
+            dtype=dtype,
         )
-        value = self._postprocessing_layers(self._encoder(x))
-        return layers.unflatten(tf.squeeze(value, -1), outer_shape), network_state
+        # TF-Agents builds this layer in float32 whatever `dtype` is.
+        self._postprocessing_layers = value_layer()
+
+    def call(
+        self,
+        observation: Any,
+        step_type: Any = None,
+        network_state: Any = (),
+        training: bool = False,
+    ) -> tuple[tf.Tensor, Any]:
+        features, network_state = self._encoder(
+            observation, step_type=step_type, network_state=network_state, training=training
+        )
+        value = self._postprocessing_layers(features, training=training)
+        return tf.squeeze(value, -1), network_state

@@ -1,4 +1,9 @@
-"""`ValueRnnNetwork`: LSTM encoder followed by a scalar value head."""
+"""`ValueRnnNetwork`: an LSTM encoder followed by one scalar value per observation.
+
+Layers: [preprocessing layers -> combiner] -> [Conv2D...] -> Flatten ->
+[Dense...] -> LSTM -> [Dense...] (an `LSTMEncodingNetwork`) -> Dense(1) ->
+squeeze.
+"""
 
 from __future__ import annotations
 
@@ -6,43 +11,59 @@ from typing import Any, Callable, Sequence
 
 import tensorflow as tf
 
-from tfdrive.networks import layers, network
-from tfdrive.networks.lstm_encoding_network import LSTMEncodingNetwork
+from tfdrive._gin import configurable
+from tfdrive._keras import keras
+from tfdrive.networks import lstm_encoding_network, network
+from tfdrive.networks.value_network import value_layer
 
 __all__ = ["ValueRnnNetwork"]
 
 
+@configurable
 class ValueRnnNetwork(network.Network):
-    """Observation -> MLP -> LSTM -> MLP -> Dense(1): values ``[B]`` or ``[B, T]``.
+    """Maps observations and a recurrent state to values: float ``[B]`` or ``[B, T]``.
 
-    State as in `LSTMEncodingNetwork` (reset to zeros on FIRST steps).
+    Called as ``net(observation, step_type=None, network_state=(),
+    training=False)``; the state of entries whose `step_type` is FIRST
+    restarts from zeros. Returns ``(values, new_state)``; ``state_spec`` is the
+    LSTM's (``[h, c]`` per cell).
+
+    Variables: the encoder's (conv, input dense, LSTM kernel, recurrent kernel
+    and bias, output dense), then the value layer's kernel ``[k, 1]`` and bias
+    ``[1]``.
 
     Args:
-      input_tensor_spec: `TensorSpec` of one observation.
-      input_fc_layer_params / output_fc_layer_params: Dense sizes.
-      lstm_size: LSTM sizes (default ``(40,)``).
-      activation_fn: Dense activation (default relu).
-      seed: Seed of the initial values.
+      input_tensor_spec: Nest of `TensorSpec`s of one observation.
+      preprocessing_layers: As in `ValueNetwork`.
+      preprocessing_combiner: As in `ValueNetwork`.
+      conv_layer_params: ``(filters, kernel_size, stride)`` per Conv2D layer.
+      input_fc_layer_params: Units per dense layer before the LSTM.
+      input_dropout_layer_params: Ignored (accepted for TF-Agents' signature;
+        TF-Agents ignores it too).
+      lstm_size: LSTM cell sizes (several cells stack).
+      output_fc_layer_params: Units per dense layer after the LSTM.
+      activation_fn: Activation of the conv and dense layers.
+      dtype: dtype of the conv, LSTM and dense layers.
+      name: The network's name.
     """
 
     def __init__(
         self,
         input_tensor_spec: Any,
         preprocessing_layers: Any = None,
-        preprocessing_combiner: Callable[[list], tf.Tensor] | None = None,
-        conv_layer_params: Any = None,
-        input_fc_layer_params: Sequence[int] = (75, 40),
-        input_dropout_layer_params: Any = None,
-        lstm_size: Sequence[int] = (40,),
-        output_fc_layer_params: Sequence[int] = (75, 40),
-        activation_fn: Callable[[tf.Tensor], tf.Tensor] = tf.nn.relu,
+        preprocessing_combiner: Any = None,
+        conv_layer_params: Sequence[Any] | None = None,
+        input_fc_layer_params: Sequence[int] | None = (75, 40),
+        input_dropout_layer_params: Sequence[Any] | None = None,
+        lstm_size: Sequence[int] | None = (40,),
+        output_fc_layer_params: Sequence[int] | None = (75, 40),
+        activation_fn: Callable[[tf.Tensor], tf.Tensor] = keras.activations.relu,
         dtype: tf.DType = tf.float32,
         name: str = "ValueRnnNetwork",
-        seed: int | None = None,
     ):
         del input_dropout_layer_params
-        lstm_encoder = LSTMEncodingNetwork(
-            input_tensor_spec,
+        lstm_encoder = lstm_encoding_network.LSTMEncodingNetwork(
+            input_tensor_spec=input_tensor_spec,
             preprocessing_layers=preprocessing_layers,
             preprocessing_combiner=preprocessing_combiner,
             conv_layer_params=conv_layer_params,
@@ -50,25 +71,25 @@ class ValueRnnNetwork(network.Network):
             lstm_size=lstm_size,
             output_fc_layer_params=output_fc_layer_params,
             activation_fn=activation_fn,
-            seed=seed,
+            dtype=dtype,
             name=name,
         )
-        rng = layers.make_rng(None if seed is None else seed + 1)
-        with tf.name_scope(name):
-            postprocessing = layers.value_head(lstm_encoder.out_units, rng)
+        postprocessing_layers = value_layer()
         super().__init__(
             input_tensor_spec=input_tensor_spec, state_spec=lstm_encoder.state_spec, name=name
         )
         self._lstm_encoder = lstm_encoder
-        self._postprocessing_layers = postprocessing
-        self._output_spec = tf.TensorSpec([], tf.float32)
+        self._postprocessing_layers = postprocessing_layers
 
-    @property
-    def layer_variables(self) -> list:
-        return self._lstm_encoder.layer_variables + self._postprocessing_layers.layer_variables
-
-    def call(self, observation, step_type=None, network_state=(), training=False):
+    def call(
+        self,
+        observation: Any,
+        step_type: Any = None,
+        network_state: Any = (),
+        training: bool = False,
+    ) -> tuple[tf.Tensor, Any]:
         features, network_state = self._lstm_encoder(
-            observation, step_type=step_type, network_state=network_state
+            observation, step_type=step_type, network_state=network_state, training=training
         )
-        return tf.squeeze(self._postprocessing_layers(features), -1), network_state
+        value = self._postprocessing_layers(features, training=training)
+        return tf.squeeze(value, -1), network_state
