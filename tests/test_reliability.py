@@ -414,3 +414,16 @@ def test_one_native_env_stepped_from_two_threads_says_so():
         thread.join()
     assert errors, "the two threads never overlapped"
     assert "in use by another thread" in errors[0]
+
+
+def test_a_batch_of_zero_envs_is_rejected_instead_of_running_forever():
+    class NoEnvs(CountingEnv):
+        def _step(self, action):
+            empty = np.zeros((0,), np.int32)
+            return ts.TimeStep(empty, np.zeros((0,), np.float32), np.zeros((0,), np.float32), empty)
+
+    env, policy = NoEnvs(), AlternatingPolicy()
+    driver = PyDriver(env, policy, [], max_steps=3)
+    first = env.reset()
+    with pytest.raises(ValueError, match=r"a batch of 0 environments\): a run over it could never"):
+        driver.run(first._replace(step_type=np.zeros((0,), np.int32)), policy.get_initial_state())

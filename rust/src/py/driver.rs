@@ -488,6 +488,14 @@ impl<'py> Collect for PythonCollect<'py> {
                 StepTypes::read(&next_step_type, "next_time_step.step_type")?,
             ))
         })?;
+        if step_types.as_slice()?.is_empty() || next_step_types.as_slice()?.is_empty() {
+            // Zero envs take no step and end no episode: the run would never end.
+            return Err(Error::Value(
+                "time_step.step_type is empty (a batch of 0 environments): a run over it \
+                 could never reach max_steps or max_episodes"
+                    .to_owned(),
+            ));
+        }
         let start = self.stages.is_some().then(Instant::now);
         let assembled = self.dispatch(
             time_step,
