@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from ppo_nets import DISCRETE, OBS, TS_SPEC, ff_networks, rnn_networks
+from tfdrive._keras import keras
 from tfdrive.agents.ppo import ppo_policy
 from tfdrive.networks import actor_distribution_network, value_network
 from tfdrive.policies import policy_saver, py_tf_eager_policy
@@ -112,13 +113,17 @@ def test_inputs_are_cast_to_the_spec_dtypes(ff_policy, obs):
     )
 
 
+def _first_input():
+    return keras.layers.Lambda(lambda inputs: tf.nest.flatten(inputs)[0])
+
+
 def test_extra_observation_keys_are_pruned():
     spec = {"x": OBS}
     actor = actor_distribution_network.ActorDistributionNetwork(
-        spec, DISCRETE, fc_layer_params=(4,), preprocessing_combiner=lambda xs: xs[0], seed=5
+        spec, DISCRETE, fc_layer_params=(4,), preprocessing_combiner=_first_input()
     )
     value = value_network.ValueNetwork(
-        spec, fc_layer_params=(4,), preprocessing_combiner=lambda xs: xs[0], seed=6
+        spec, fc_layer_params=(4,), preprocessing_combiner=_first_input()
     )
     policy = py_tf_eager_policy.PyTFEagerPolicy(
         ppo_policy.PPOPolicy(ts.time_step_spec(spec), DISCRETE, actor, value), use_tf_function=True
@@ -255,8 +260,8 @@ _PLACEMENT = textwrap.dedent(
     act = tensor_spec.BoundedTensorSpec((), tf.int64, 0, 2)
     with tf.device("/CPU:1"):
         actor = ar.ActorDistributionRnnNetwork(obs, act, input_fc_layer_params=(4,), lstm_size=(4,),
-                                               output_fc_layer_params=(4,), seed=0)
-        value = vn.ValueNetwork(obs, fc_layer_params=(4,), seed=1)
+                                               output_fc_layer_params=(4,))
+        value = vn.ValueNetwork(obs, fc_layer_params=(4,))
         policy = ppo_policy.PPOPolicy(ts.time_step_spec(obs), act, actor, value)
     eager = py_tf_eager_policy.PyTFEagerPolicy(policy, use_tf_function=True)
     assert eager.device.endswith("CPU:1"), eager.device

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 from typing import Any, Callable, Iterable, Sequence
 
+from tfdrive import _gin
 from tfdrive.policies import py_policy
 from tfdrive.trajectories import policy_step as ps
 from tfdrive.utils import nest, nest_utils
@@ -24,6 +25,7 @@ _SHARED_MEMBERS = (
 )
 
 
+@_gin.configurable
 class BatchedPyPolicy(py_policy.PyPolicy):
     """Entry ``i`` of each batch goes to policy ``i``; the results are stacked.
 

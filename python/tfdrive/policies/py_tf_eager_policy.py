@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tfdrive import _gin
 from tfdrive.policies import py_policy
 from tfdrive.specs import tensor_spec
 from tfdrive.trajectories import policy_step
@@ -212,6 +213,7 @@ class _CompiledAction:
         return action, state, info
 
 
+@_gin.configurable
 class PyTFEagerPolicyBase(py_policy.PyPolicy):
     """Runs a `TFPolicy` (or a loaded SavedModel policy) on numpy inputs.
 
@@ -353,6 +355,7 @@ class PyTFEagerPolicyBase(py_policy.PyPolicy):
         return step._replace(action=action, info=info)
 
 
+@_gin.configurable
 class PyTFEagerPolicy(PyTFEagerPolicyBase):
     """Numpy-in, numpy-out wrapper of a `TFPolicy`; see the module docstring.
 
@@ -378,6 +381,7 @@ class PyTFEagerPolicy(PyTFEagerPolicyBase):
         )
 
 
+@_gin.configurable
 class SavedModelPyTFEagerPolicy(PyTFEagerPolicyBase):
     """Loads a policy saved with `PolicySaver` (or TF-Agents' saver) and runs it on numpy.
 
