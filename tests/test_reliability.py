@@ -357,6 +357,16 @@ class _ScriptedEnv:
             "env 1 returned step_type 7, not a StepType",
         ),
         (
+            ts.TimeStep(np.int64(2**40), np.float32(1), np.float32(1), np.float32(0)),
+            ValueError,
+            "env 1 returned step_type 1099511627776, not a StepType",
+        ),
+        (
+            ts.TimeStep(2**40, np.float32(1), np.float32(1), np.float32(0)),
+            ValueError,
+            "env 1 returned step_type 1099511627776, not a StepType",
+        ),
+        (
             ts.TimeStep(np.int32(1), None, np.float32(1), np.float32(0)),
             TypeError,
             "env 1 returned reward = None",
@@ -372,7 +382,15 @@ class _ScriptedEnv:
             "env 1 returned step_type = ",
         ),
     ],
-    ids=["2-tuple", "step-type-7", "reward-None", "reward-True", "step-type-bool"],
+    ids=[
+        "2-tuple",
+        "step-type-7",
+        "step-type-2**40-numpy",
+        "step-type-2**40-int",
+        "reward-None",
+        "reward-True",
+        "step-type-bool",
+    ],
 )
 def test_batched_env_rejects_bad_time_steps_naming_the_env(result, error, message):
     from tfdrive.environments.batched_py_environment import BatchedPyEnvironment

@@ -36,8 +36,11 @@ pub trait Collect {
     type ActionStep;
     type Error;
 
-    /// Called first in every iteration, so that Ctrl-C stops a long run
-    /// between two iterations, with nothing half-delivered.
+    /// Called first in every iteration, so that a Ctrl-C that arrives while
+    /// native code runs stops a long run between two iterations. (Python
+    /// callbacks may still raise `KeyboardInterrupt` mid-iteration: then the
+    /// observers after the one that raised miss that transition; see
+    /// `PyDriver`'s docs.)
     fn check_interrupt(&mut self) -> Result<(), Self::Error>;
     /// Whether `time_step` starts an episode.
     fn is_first(&mut self, time_step: &Self::TimeStep) -> Result<bool, Self::Error>;

@@ -168,6 +168,18 @@ impl PyEnvBatch {
                 self.leaves[j].spec
             )));
         }
+        // A scalar step type is checked before numpy casts it to the leaf's
+        // dtype, where 2**40 would wrap to 0 (FIRST).
+        if j == 0 {
+            if let Ok(step_type) = value.extract::<i64>() {
+                if !(0..=2).contains(&step_type) {
+                    return Err(PyValueError::new_err(format!(
+                        "env {row} returned step_type {step_type}, \
+                         not a StepType (0=FIRST, 1=MID, 2=LAST)"
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
