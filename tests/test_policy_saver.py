@@ -179,10 +179,17 @@ def test_checkpoint_updates_a_loaded_policy(tmp_path):
 def test_loader_load_and_materialize(tmp_path):
     policy = LinearPolicy()
     train_step = tf.Variable(0, dtype=tf.int64)
-    saver = policy_saver.PolicySaver(policy, train_step=train_step)
+    env_step = tf.Variable(10, dtype=tf.int64)
+    saver = policy_saver.PolicySaver(policy, train_step=train_step, metadata={"steps": env_step})
+    offset = tf.Variable(1)
+    add = tf.function(lambda b: offset + b)
+    add.get_concrete_function(tf.TensorSpec((), tf.int32))
+    saver.register_concrete_function("add", add)
     saver.save(str(tmp_path / "policy"))
     policy.weights.assign(2 * WEIGHTS)
     train_step.assign(3)
+    env_step.assign(30)
+    offset.assign(5)
     saver.save_checkpoint(str(tmp_path / "checkpoint_3"))
 
     at_0 = policy_loader.load(str(tmp_path / "policy"))
@@ -198,6 +205,9 @@ def test_loader_load_and_materialize(tmp_path):
     )
     materialized = policy_loader.load(out)
     assert materialized.get_train_step() == 3
+    # Metadata and registered functions' variables come from the checkpoint too.
+    assert materialized.get_metadata()["steps"].numpy() == 30
+    assert tf.saved_model.load(out).add(1).numpy() == 6
     np.testing.assert_array_equal(materialized.variables()[0], 2 * WEIGHTS)
     obs = np.ones(3, np.float32)
     np.testing.assert_allclose(materialized.action(ts.restart(obs)).action, obs @ (2 * WEIGHTS))

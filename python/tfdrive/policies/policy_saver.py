@@ -347,6 +347,8 @@ class PolicySaver:
 
         self._policy = saved
         self._raw_policy = policy
+        # Attributes added by `register_concrete_function`, for `save_checkpoint`.
+        self._checkpointed_attributes: list[str] = []
         self._batch_size = batch_size
         self._action_input_spec = action_input_spec
         self._policy_step_spec = policy_step_spec
@@ -462,10 +464,13 @@ class PolicySaver:
             concrete = fn._list_all_concrete_functions()
         else:
             concrete = [fn]
-        for i, traced in enumerate(concrete):
-            setattr(self._policy, f"{name}__variables_{i}", traced.variables)
+        attributes = [f"{name}__variables_{i}" for i in range(len(concrete))]
+        for attribute, traced in zip(attributes, concrete, strict=True):
+            setattr(self._policy, attribute, traced.variables)
         if assets:
-            setattr(self._policy, f"{name}__assets", assets)
+            attributes.append(f"{name}__assets")
+            setattr(self._policy, attributes[-1], assets)
+        self._checkpointed_attributes.extend(attributes)
 
     def _check_free(self, name: str) -> None:
         if getattr(self._policy, name, None) is not None:
@@ -504,12 +509,18 @@ class PolicySaver:
           export_dir: Folder of the checkpoint.
           options: Optional `tf.train.CheckpointOptions`.
         """
-        # The extra top-level dependencies match a full SavedModel's object
-        # graph, so the files can stand in for its variables.
+        # Everything holding variables is also listed at the top level, where
+        # the SavedModel has it: then every variable gets the key it has in
+        # the SavedModel, and the files can stand in for its variables.
+        # (TF-Agents lists only model_variables and train_step, which leaves
+        # metadata and registered functions' variables out of such models.)
+        extra = {name: getattr(self._policy, name) for name in self._checkpointed_attributes}
         checkpoint = tf.train.Checkpoint(
             policy=self._policy,
             model_variables=self._policy.model_variables,
             train_step=self._train_step,
+            metadata=self._policy.metadata,
+            **extra,
         )
         prefix = os.path.join(
             export_dir, tf.saved_model.VARIABLES_DIRECTORY, tf.saved_model.VARIABLES_FILENAME
