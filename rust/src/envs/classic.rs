@@ -4,8 +4,8 @@
 use super::pool::{ThreadPool, MAX_THREADS};
 use super::rng::EnvRng;
 use super::{
-    ActionSpec, Actions, CreateError, EnvError, ObservationSpec, StepOutput, VecEnv, FIRST, LAST,
-    MID,
+    ActionSpec, Actions, CreateError, EnvError, ObservationSpec, Snapshot, StepOutput, VecEnv,
+    FIRST, LAST, MID,
 };
 
 /// One classic-control environment's dynamics (Gymnasium's, unwrapped),
@@ -442,6 +442,66 @@ impl<D: Dynamics> VecEnv for ClassicVecEnv<D> {
         slot.dynamics = D::from_state(state);
         slot.elapsed = elapsed;
         slot.needs_reset = false;
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let state_size = self.slots.first().map_or(0, |s| s.dynamics.state().len());
+        Snapshot {
+            states: self.slots.iter().flat_map(|s| s.dynamics.state()).collect(),
+            state_size,
+            elapsed: self.slots.iter().map(|s| s.elapsed).collect(),
+            needs_reset: self.slots.iter().map(|s| s.needs_reset).collect(),
+            rng: self.slots.iter().map(|s| s.rng.state()).collect(),
+        }
+    }
+
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<(), String> {
+        let n = self.slots.len();
+        let own = self.snapshot();
+        for (field, len) in [
+            ("elapsed", snapshot.elapsed.len()),
+            ("needs_reset", snapshot.needs_reset.len()),
+            ("rng", snapshot.rng.len()),
+        ] {
+            if len != n {
+                return Err(format!("snapshot {field} has {len} entries, expected {n}"));
+            }
+        }
+        if snapshot.state_size != own.state_size || snapshot.states.len() != own.states.len() {
+            return Err(format!(
+                "snapshot states are {} values of size {}, expected {} of size {}",
+                snapshot.states.len(),
+                snapshot.state_size,
+                own.states.len(),
+                own.state_size
+            ));
+        }
+        if let Some(bad) = snapshot.states.iter().find(|v| !v.is_finite()) {
+            return Err(format!("snapshot states must be finite, got {bad}"));
+        }
+        // An env truncated by the time limit waits for its reset at the limit.
+        let past_limit = |(&e, &reset): (&u32, &bool)| {
+            e > D::MAX_EPISODE_STEPS || (e == D::MAX_EPISODE_STEPS && !reset)
+        };
+        if let Some((bad, _)) = snapshot
+            .elapsed
+            .iter()
+            .zip(&snapshot.needs_reset)
+            .find(|pair| past_limit(*pair))
+        {
+            return Err(format!(
+                "snapshot elapsed {bad} is past max_episode_steps={}",
+                D::MAX_EPISODE_STEPS
+            ));
+        }
+        let chunks = snapshot.states.chunks(snapshot.state_size.max(1));
+        for (i, (slot, state)) in self.slots.iter_mut().zip(chunks).enumerate() {
+            slot.dynamics = D::from_state(state);
+            slot.elapsed = snapshot.elapsed[i];
+            slot.needs_reset = snapshot.needs_reset[i];
+            slot.rng = EnvRng::from_state(snapshot.rng[i]);
+        }
+        Ok(())
     }
 }
 

@@ -245,6 +245,26 @@ pub trait VecEnv: Send + Sync {
     /// Sets sub-environment `index`'s state and elapsed steps; its next step
     /// is a regular step from that state.
     fn set_state(&mut self, index: usize, state: &[f64], elapsed: u32);
+    /// Every sub-environment's whole state (physics, elapsed steps, pending
+    /// reset, RNG), so that a restored copy steps exactly as this env would.
+    fn snapshot(&self) -> Snapshot;
+    /// Restores `snapshot` (of an env of the same name and batch size).
+    ///
+    /// # Errors
+    /// A message naming the field that does not fit this env; nothing
+    /// changes then.
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<(), String>;
+}
+
+/// A native env batch's whole state (see `VecEnv::snapshot`); each field has
+/// one entry per sub-environment, `states` `state_size` values each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub states: Vec<f64>,
+    pub state_size: usize,
+    pub elapsed: Vec<u32>,
+    pub needs_reset: Vec<bool>,
+    pub rng: Vec<u64>,
 }
 
 /// The Gymnasium ids of the native environments.

@@ -27,6 +27,16 @@ impl EnvRng {
         }
     }
 
+    /// The generator's whole state, for `from_state`.
+    pub fn state(&self) -> u64 {
+        self.state
+    }
+
+    /// The generator whose `state()` is `state`.
+    pub fn from_state(state: u64) -> Self {
+        EnvRng { state }
+    }
+
     /// The next 64 random bits.
     #[inline]
     pub fn next_u64(&mut self) -> u64 {

@@ -48,6 +48,18 @@ impl MetricKind {
         })
     }
 
+    /// The name `from_name` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricKind::AverageReturn => "average_return",
+            MetricKind::AverageEpisodeLength => "average_episode_length",
+            MetricKind::MaxReturn => "max_return",
+            MetricKind::MinReturn => "min_return",
+            MetricKind::EnvironmentSteps => "environment_steps",
+            MetricKind::NumberOfEpisodes => "number_of_episodes",
+        }
+    }
+
     fn is_streaming(self) -> bool {
         !matches!(
             self,
@@ -115,6 +127,15 @@ impl fmt::Display for BatchMismatch {
 impl std::error::Error for BatchMismatch {}
 
 /// The last `maxlen` values (all of them when unbounded), oldest first.
+/// A metric's state, as `EpisodeMetric::state` returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricState {
+    pub batch_size: Option<usize>,
+    pub accumulators: Vec<f64>,
+    pub window: Vec<f64>,
+    pub count: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Window {
     values: VecDeque<f64>,
@@ -154,6 +175,10 @@ impl Window {
     /// The values, oldest first.
     pub fn to_vec(&self) -> Vec<f64> {
         self.values.iter().copied().collect()
+    }
+
+    pub fn maxlen(&self) -> Option<usize> {
+        self.maxlen
     }
 }
 
@@ -214,6 +239,49 @@ impl EpisodeMetric {
     }
 
     /// Updates the metric with one batch of transitions.
+    /// Everything a restored metric needs besides its kind and buffer size.
+    pub fn state(&self) -> MetricState {
+        MetricState {
+            batch_size: self.batch_size,
+            accumulators: self.accumulators.clone(),
+            window: self.window.to_vec(),
+            count: self.count,
+        }
+    }
+
+    /// Puts the metric back in `state` (from `state()` of a metric of the
+    /// same kind and buffer size).
+    ///
+    /// # Errors
+    /// A message naming the field when `state` cannot be this metric's: the
+    /// accumulators do not match the batch size, or the window holds more
+    /// values than the buffer size.
+    pub fn restore(&mut self, state: MetricState) -> Result<(), String> {
+        let expected = state.batch_size.unwrap_or(0);
+        if state.accumulators.len() != expected {
+            return Err(format!(
+                "state['accumulators'] has {} values, expected batch_size={expected}",
+                state.accumulators.len()
+            ));
+        }
+        if let Some(maxlen) = self.window.maxlen() {
+            if state.window.len() > maxlen {
+                return Err(format!(
+                    "state['window'] has {} values, more than buffer_size={maxlen}",
+                    state.window.len()
+                ));
+            }
+        }
+        self.batch_size = state.batch_size;
+        self.accumulators = state.accumulators;
+        self.window.clear();
+        for value in state.window {
+            self.window.push(value);
+        }
+        self.count = state.count;
+        Ok(())
+    }
+
     pub fn observe(&mut self, t: &Transitions<'_>) -> Result<(), BatchMismatch> {
         let n = t.step_type.len();
         if !self.kind.is_streaming() {

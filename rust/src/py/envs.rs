@@ -14,13 +14,15 @@ use std::time::{Duration, Instant};
 
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyIndexError, PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyIndexError, PyKeyError, PyMemoryError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyDict, PyTuple};
 
 use super::arrays::numpy_fn;
-use crate::envs::{self, Actions, CreateError, Dtype, EnvError, StepOutput, VecEnv};
+use crate::envs::{self, Actions, CreateError, Dtype, EnvError, Snapshot, StepOutput, VecEnv};
 
 /// The four fields of a batched TimeStep, as numpy arrays moved from Rust
 /// buffers (never reused): `step_type` `[B]` int32, `reward` `[B]` float32,
@@ -429,6 +431,62 @@ impl NativeVecEnv {
             )));
         }
         self.env.set_state(index, &state, elapsed);
+        Ok(())
+    }
+
+    /// Pickling and `copy.deepcopy`: `(name, num_envs, 0, num_threads)`
+    /// rebuild the batch, then `__setstate__` restores every sub-environment
+    /// (physics, elapsed steps, pending resets, RNG streams) and the last
+    /// time step, so the copy steps exactly as this env would.
+    fn __getnewargs__(&self) -> (&'static str, usize, u64, usize) {
+        (
+            self.env.name(),
+            self.env.num_envs(),
+            0,
+            self.env.num_threads(),
+        )
+    }
+
+    fn __getstate__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let snapshot = self.env.snapshot();
+        let dict = PyDict::new(py);
+        let states =
+            Array2::from_shape_vec((self.env.num_envs(), snapshot.state_size), snapshot.states)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        dict.set_item("states", states.into_pyarray(py))?;
+        dict.set_item("elapsed", snapshot.elapsed.into_pyarray(py))?;
+        dict.set_item("needs_reset", snapshot.needs_reset.into_pyarray(py))?;
+        dict.set_item("rng", snapshot.rng.into_pyarray(py))?;
+        dict.set_item("current", self.current.as_ref().map(|c| c.bind(py)))?;
+        Ok(dict)
+    }
+
+    /// Restores `__getstate__`'s dict. Raises KeyError for a missing key and
+    /// ValueError (naming the field) for a state of another env.
+    fn __setstate__(&mut self, state: &Bound<'_, PyDict>) -> PyResult<()> {
+        fn item<'py>(state: &Bound<'py, PyDict>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+            state
+                .get_item(key)?
+                .ok_or_else(|| PyKeyError::new_err(format!("state has no {key:?}")))
+        }
+        let states: Vec<Vec<f64>> = item(state, "states")?.call_method0("tolist")?.extract()?;
+        let state_size = states.first().map_or(0, Vec::len);
+        let snapshot = Snapshot {
+            states: states.into_iter().flatten().collect(),
+            state_size,
+            elapsed: item(state, "elapsed")?.call_method0("tolist")?.extract()?,
+            needs_reset: item(state, "needs_reset")?
+                .call_method0("tolist")?
+                .extract()?,
+            rng: item(state, "rng")?.call_method0("tolist")?.extract()?,
+        };
+        self.env.restore(&snapshot).map_err(PyValueError::new_err)?;
+        let current = item(state, "current")?;
+        self.current = if current.is_none() {
+            None
+        } else {
+            Some(current.cast_into::<PyTuple>()?.unbind())
+        };
         Ok(())
     }
 

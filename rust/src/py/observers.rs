@@ -7,12 +7,13 @@
 //! object works through its `observe` method.
 
 use numpy::{IntoPyArray, PyArray1};
-use pyo3::exceptions::PyMemoryError;
+use pyo3::exceptions::{PyKeyError, PyMemoryError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use super::arrays::{RewardsView, StepTypes};
 use super::error::{Error, Result};
-use crate::observers::metrics::{EpisodeMetric, MetricKind, Transitions};
+use crate::observers::metrics::{EpisodeMetric, MetricKind, MetricState, Transitions};
 
 /// The state of one episode metric (see `observers::metrics`).
 #[pyclass(module = "tfdrive._core", name = "EpisodeMetricCore")]
@@ -109,5 +110,55 @@ impl EpisodeMetricCore {
     #[getter]
     fn batch_size(&self) -> Option<usize> {
         self.metric.batch_size()
+    }
+
+    /// The metric's state: a dict of `batch_size` (int or None),
+    /// `accumulators` (float64 `[batch_size]`, the running episode values),
+    /// `window` (float64, the finished episodes' values, oldest first) and
+    /// `count` (int). `set_state` takes it back.
+    fn get_state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let state = self.metric.state();
+        let dict = PyDict::new(py);
+        dict.set_item("batch_size", state.batch_size)?;
+        dict.set_item("accumulators", state.accumulators.into_pyarray(py))?;
+        dict.set_item("window", state.window.into_pyarray(py))?;
+        dict.set_item("count", state.count)?;
+        Ok(dict)
+    }
+
+    /// Restores a state from `get_state()` of a metric of the same kind and
+    /// buffer size. Raises KeyError for a missing key, ValueError for values
+    /// that cannot be this metric's (naming the key).
+    fn set_state(&mut self, state: &Bound<'_, PyDict>) -> PyResult<()> {
+        fn item<'py>(state: &Bound<'py, PyDict>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+            state
+                .get_item(key)?
+                .ok_or_else(|| PyKeyError::new_err(format!("state has no {key:?}")))
+        }
+        let restored = MetricState {
+            batch_size: item(state, "batch_size")?.extract()?,
+            accumulators: item(state, "accumulators")?.extract()?,
+            window: item(state, "window")?.extract()?,
+            count: item(state, "count")?.extract()?,
+        };
+        self.metric.restore(restored).map_err(PyValueError::new_err)
+    }
+
+    /// Pickling: `(kind, buffer_size, batch_size)` rebuild the metric, then
+    /// `__setstate__` restores its state.
+    fn __getnewargs__(&self) -> (&'static str, Option<usize>, Option<usize>) {
+        (
+            self.metric.kind().name(),
+            self.metric.window().maxlen(),
+            self.metric.batch_size(),
+        )
+    }
+
+    fn __getstate__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.get_state(py)
+    }
+
+    fn __setstate__(&mut self, state: &Bound<'_, PyDict>) -> PyResult<()> {
+        self.set_state(state)
     }
 }
