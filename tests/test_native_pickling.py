@@ -93,3 +93,20 @@ def test_metric_set_state_checks_the_state():
         ValueError, match="state\\['window'\\] has 3 values, more than buffer_size=2"
     ):
         core.set_state(state)
+
+
+def test_buffer_core_position_restores_and_is_checked():
+    storage = [np.zeros((2, 4), np.int32)]
+    core = _core.TrajectoryBufferCore(storage, ["x"], 2, 4)
+    copy_core = _core.TrajectoryBufferCore([storage[0].copy()], ["x"], 2, 4)
+    copy_core.set_position(1, 4, 9)
+    assert (copy_core.cursor, copy_core.len, copy_core.writes, copy_core.start) == (1, 4, 9, 1)
+    for args, message in [
+        ((4, 4, 9), "cursor=4 must be below max_length=4"),
+        ((0, 5, 9), "len=5 must be at most max_length=4"),
+        ((2, 2, 1), "writes=1 must be at least len=2"),
+        ((3, 2, 2), "cursor=3 must equal len=2 until the ring is full"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            core.set_position(*args)
+    assert (core.cursor, core.len, core.writes) == (0, 0, 0)

@@ -111,6 +111,8 @@ class TrajectoryBufferCore:
         """Appends one batch given as nests (the data_spec's top-level children,
         in order), flattened natively in tf.nest order; then as add_leaves."""
     def clear(self) -> None: ...
+    def set_position(self, cursor: int, len: int, writes: int) -> None:
+        """Restores a copied buffer's `cursor`, `len` and `writes` (ValueError if impossible)."""
     @property
     def len(self) -> int:
         """Items stored per row (<= max_length)."""

@@ -212,6 +212,39 @@ impl<C: AsMut<[u8]>> TrajectoryRing<C> {
 }
 
 impl<C> TrajectoryRing<C> {
+    /// Puts the ring's position back (a copy's storage holds the items):
+    /// the next write goes to `cursor`, `len` items are stored per env and
+    /// `writes` were made.
+    ///
+    /// # Errors
+    /// A message naming the value when the position cannot be this ring's.
+    pub fn set_position(&mut self, cursor: usize, len: usize, writes: u64) -> Result<(), String> {
+        if cursor >= self.max_length {
+            return Err(format!(
+                "cursor={cursor} must be below max_length={}",
+                self.max_length
+            ));
+        }
+        if len > self.max_length {
+            return Err(format!(
+                "len={len} must be at most max_length={}",
+                self.max_length
+            ));
+        }
+        if writes < len as u64 {
+            return Err(format!("writes={writes} must be at least len={len}"));
+        }
+        if len < self.max_length && cursor != len {
+            return Err(format!(
+                "cursor={cursor} must equal len={len} until the ring is full"
+            ));
+        }
+        self.cursor = cursor;
+        self.len = len;
+        self.writes = writes;
+        Ok(())
+    }
+
     /// Forgets the contents (the bytes are left as they are; they are no
     /// longer part of the buffer).
     pub fn clear(&mut self) {

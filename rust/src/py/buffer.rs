@@ -430,6 +430,16 @@ impl TrajectoryBufferCore {
         self.ring.clear();
     }
 
+    /// Restores the position of a buffer whose storage this one was given a
+    /// copy of (for pickling and deep copies): `cursor`, `len` and `writes`
+    /// as that buffer's getters read them. ValueError naming the value when
+    /// they cannot be this buffer's.
+    fn set_position(&mut self, cursor: usize, len: usize, writes: u64) -> PyResult<()> {
+        self.ring
+            .set_position(cursor, len, writes)
+            .map_err(|e| Error::Value(e).into())
+    }
+
     /// Items stored per env (`<= max_length`).
     #[getter]
     fn len(&self) -> usize {
