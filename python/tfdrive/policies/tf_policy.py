@@ -12,6 +12,7 @@ fields), so TF-Agents' `TimeStep` and `PolicyStep` work as well as tfdrive's.
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Callable, Sequence
 
 import tensorflow as tf
@@ -84,7 +85,7 @@ def _sample(distribution: Any, seed: Any) -> Any:
     return to_one_hot(sample) if to_one_hot is not None else sample
 
 
-class TFPolicy(tf.Module):
+class TFPolicy(tf.Module, metaclass=abc.ABCMeta):
     """Base class of TensorFlow policies (a `tf.Module`).
 
     Args:
