@@ -6,12 +6,14 @@ from typing import Any, Callable
 
 import tensorflow as tf
 
+from tfdrive._gin import configurable
 from tfdrive.policies import tf_policy
 from tfdrive.trajectories import policy_step
 
 __all__ = ["BoltzmannPolicy"]
 
 
+@configurable
 class BoltzmannPolicy(tf_policy.TFPolicy):
     """Samples from a wrapped policy's logit distributions at a temperature.
 

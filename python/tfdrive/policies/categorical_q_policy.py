@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfdrive._gin import configurable
 from tfdrive.networks import utils as network_utils
 from tfdrive.policies import tf_policy
 from tfdrive.specs import tensor_spec
@@ -17,6 +18,7 @@ from tfdrive.utils import common
 __all__ = ["CategoricalQPolicy"]
 
 
+@configurable
 class CategoricalQPolicy(tf_policy.TFPolicy):
     """A categorical over actions whose logits are expected Q-values.
 

@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfdrive._gin import configurable
 from tfdrive.policies import greedy_policy, random_tf_policy, tf_policy
 from tfdrive.policies import utils as policy_utilities
 from tfdrive.trajectories import policy_step
@@ -15,6 +16,7 @@ from tfdrive.utils import nest_utils
 __all__ = ["EpsilonGreedyPolicy"]
 
 
+@configurable
 class EpsilonGreedyPolicy(tf_policy.TFPolicy):
     """Mixes the greedy version of a policy with a uniformly random policy.
 

@@ -7,6 +7,7 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfdrive._gin import configurable
 from tfdrive.policies import tf_policy
 from tfdrive.trajectories import policy_step
 
@@ -26,6 +27,7 @@ class DeterministicWithLogProb(tfp.distributions.Deterministic):
         return tf.math.log(tf.cast(self.prob(x), tf.float32))
 
 
+@configurable
 class GreedyPolicy(tf_policy.TFPolicy):
     """Returns the mode of a wrapped policy's action distribution.
 

@@ -7,6 +7,7 @@ from typing import Any, Callable
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfdrive._gin import configurable
 from tfdrive.distributions import shifted_categorical
 from tfdrive.networks import utils as network_utils
 from tfdrive.policies import tf_policy
@@ -16,6 +17,7 @@ from tfdrive.trajectories import policy_step
 __all__ = ["QPolicy"]
 
 
+@configurable
 class QPolicy(tf_policy.TFPolicy):
     """Exposes a Q-network's Q-values as a categorical action distribution.
 
