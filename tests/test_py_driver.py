@@ -532,3 +532,61 @@ def test_native_env_action_errors_name_the_spec():
     driver = PyDriver(env, FloatPolicy(4, 0), [], max_steps=10)
     with pytest.raises(TypeError, match="action"):
         driver.run(env.reset(), ())
+
+
+def _doubling_wrapped_and_subclassed_envs():
+    """A native CartPole whose rewards are doubled, by a subclass and by a forwarding wrapper."""
+    from tfdrive.environments import native, py_environment
+
+    class DoubledRewards(native.NativeEnvironment):
+        def _step(self, action):
+            step = super()._step(action)
+            return step._replace(reward=step.reward * 2)
+
+    class ForwardingWrapper(py_environment.PyEnvironment):
+        """Like TF-Agents' wrappers: unknown attributes are read from the wrapped env."""
+
+        def __init__(self, env):
+            super().__init__(handle_auto_reset=False)
+            self._env = env
+
+        def __getattr__(self, name):
+            return getattr(self.__dict__["_env"], name)
+
+        @property
+        def batched(self):
+            return True
+
+        @property
+        def batch_size(self):
+            return self._env.batch_size
+
+        def observation_spec(self):
+            return self._env.observation_spec()
+
+        def action_spec(self):
+            return self._env.action_spec()
+
+        def _reset(self):
+            return self._env.reset()
+
+        def _step(self, action):
+            step = self._env.step(action)
+            return step._replace(reward=step.reward * 2)
+
+    return [
+        DoubledRewards("CartPole-v1", 3, seed=1),
+        ForwardingWrapper(native.make("CartPole-v1", 3, seed=1)),
+    ]
+
+
+@pytest.mark.parametrize(
+    "env", _doubling_wrapped_and_subclassed_envs(), ids=["subclass", "wrapper"]
+)
+def test_a_subclassed_or_wrapped_native_env_is_stepped_through_its_own_step(env):
+    rec = Recorder()
+    PyDriver(env, _RandomIntPolicy(3, 0), [rec], max_steps=30).run(env.reset(), ())
+    rewards = np.concatenate([t.reward for t in rec.items])
+    mids = np.concatenate([t.next_step_type for t in rec.items]) != ts.StepType.FIRST
+    # Every reward a CartPole step gives is 1 (0 on reset): doubled to 2 here.
+    assert set(rewards[mids].tolist()) == {2.0}

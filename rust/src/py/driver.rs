@@ -210,10 +210,34 @@ impl RunStats {
 }
 
 /// The Rust env inside a `tfdrive.environments.native.NativeEnvironment`
-/// (its `_native_env`), which the driver steps directly.
+/// (its `_native_env`), which the driver steps directly: only when `env`
+/// holds it itself (a wrapper that forwards attribute reads to a native env
+/// does not) and its class keeps NativeEnvironment's `step` and `_step`, so
+/// that nothing a wrapper or subclass does on a step is skipped.
 fn native_env<'py>(env: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, NativeVecEnv>>> {
-    let native = env.getattr_opt(intern!(env.py(), "_native_env"))?;
-    Ok(native.and_then(|n| n.cast_into::<NativeVecEnv>().ok()))
+    let py = env.py();
+    let Some(attributes) = env.getattr_opt(intern!(py, "__dict__"))? else {
+        return Ok(None);
+    };
+    let Ok(attributes) = attributes.cast_into::<PyDict>() else {
+        return Ok(None);
+    };
+    let Some(native) = attributes.get_item(intern!(py, "_native_env"))? else {
+        return Ok(None);
+    };
+    let Ok(native) = native.cast_into::<NativeVecEnv>() else {
+        return Ok(None);
+    };
+    let base = py
+        .import(intern!(py, "tfdrive.environments.native"))?
+        .getattr(intern!(py, "NativeEnvironment"))?;
+    let class = env.get_type();
+    for method in [intern!(py, "step"), intern!(py, "_step")] {
+        if !class.getattr(method)?.is(&base.getattr(method)?) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(native))
 }
 
 /// Times the building of what observers receive, apart from their calls.
