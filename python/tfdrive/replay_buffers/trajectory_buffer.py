@@ -89,6 +89,57 @@ def _leaf_names(structure: Any, prefix: str = "") -> list[str]:
     return [name for path, child in children for name in _leaf_names(child, path)]
 
 
+def _unwrapped(structure: Any) -> Any:
+    """`structure` rebuilt from plain nest types.
+
+    TF's trackable proxies (`_TupleWrapper`, `_DictWrapper`, `ListWrapper`:
+    what a nest becomes as an attribute of a `tf.Module`) are replaced by the
+    namedtuple, tuple, dict or list they wrap; leaves are kept.
+    """
+    structure = getattr(structure, "__wrapped__", structure)
+    if not nest.is_nested(structure) or hasattr(type(structure), "__attrs_attrs__"):
+        return structure
+    if isinstance(structure, abc.Mapping):
+        items = [(key, _unwrapped(value)) for key, value in structure.items()]
+        kind = type(structure)
+        return kind(items) if kind in (dict, collections.OrderedDict) else dict(items)
+    children = [_unwrapped(child) for child in structure]
+    if isinstance(structure, tuple) and hasattr(type(structure), "_fields"):
+        return type(structure)(*children)
+    return tuple(children) if isinstance(structure, tuple) else list(children)
+
+
+def _key_mismatch(value: Any, spec: Any, path: str) -> str | None:
+    """Where `value`'s dict keys first differ from `spec`'s (a description), or None.
+
+    Assumes the two nests already have the same layout (leaf counts).
+    """
+    value = getattr(value, "__wrapped__", value)
+    if isinstance(spec, abc.Mapping):
+        if not isinstance(value, abc.Mapping):
+            return None
+        if set(value) != set(spec):
+            return (
+                f"{path} has keys {sorted(map(repr, value))} where the spec has "
+                f"{sorted(map(repr, spec))}"
+            )
+        pairs = [(f"{path}[{key!r}]", value[key], spec[key]) for key in spec]
+    elif hasattr(type(spec), "__attrs_attrs__"):
+        names = [a.name for a in type(spec).__attrs_attrs__]
+        pairs = [(f"{path}.{n}", getattr(value, n, None), getattr(spec, n)) for n in names]
+    elif nest.is_nested(spec) and nest.is_nested(value) and len(value) == len(spec):
+        fields = getattr(type(spec), "_fields", None)
+        labels = [f".{f}" for f in fields] if fields else [f"[{i}]" for i in range(len(spec))]
+        pairs = [(path + label, v, s) for label, v, s in zip(labels, value, spec, strict=True)]
+    else:
+        return None
+    for child_path, child_value, child_spec in pairs:
+        found = _key_mismatch(child_value, child_spec, child_path)
+        if found:
+            return found
+    return None
+
+
 def _positive_int(value: Any, name: str) -> int:
     if (
         isinstance(value, bool)
@@ -133,10 +184,13 @@ class TrajectoryBuffer:
 
     def __init__(self, data_spec: Any, batch_size: int, max_length: int = 1000):
         self._data_spec = data_spec
+        # The nest types of what the buffer returns: without TF's trackable
+        # wrappers (a spec read off a tf.Module, e.g. an agent's collect_data_spec).
+        self._structure = _unwrapped(data_spec)
         self._batch_size = _positive_int(batch_size, "batch_size")
         self._max_length = _positive_int(max_length, "max_length")
-        flat_specs = nest.flatten(data_spec)
-        self._names = _leaf_names(data_spec)
+        flat_specs = nest.flatten(self._structure)
+        self._names = _leaf_names(self._structure)
         if len(self._names) != len(flat_specs):  # pragma: no cover - nest kinds out of sync
             raise TypeError(f"cannot name the leaves of data_spec {data_spec!r}")
         self._dtypes = [_leaf_dtype(s, n) for s, n in zip(flat_specs, self._names, strict=True)]
@@ -212,15 +266,24 @@ class TrajectoryBuffer:
             `tf.nest`: pass arrays.)
 
         Raises:
-          ValueError: if the structure differs from `data_spec`, or a leaf's
-            shape is wrong (the message names the spec leaf and both shapes).
+          ValueError: if the structure differs from `data_spec` (dict keys
+            included), or a leaf's shape is wrong (the message names the spec
+            leaf and both shapes).
           TypeError: if a leaf's dtype is wrong (the message names the leaf).
           Nothing is written when an error is raised.
         """
         try:
-            nest.assert_same_structure(items, self._data_spec, check_types=False)
+            nest.assert_same_structure(items, self._structure, check_types=False)
         except (ValueError, TypeError) as err:
             raise ValueError(f"items do not match the buffer's data_spec: {err}") from None
+        # Leaves are stored by position: a dict with other keys would land in
+        # the wrong leaves, so keys must match exactly.
+        mismatch = _key_mismatch(items, self._structure, "items")
+        if mismatch:
+            raise ValueError(
+                f"items do not match the buffer's data_spec: {mismatch}.\n"
+                f"data_spec: {self._data_spec!r}\nitems: {items!r}"
+            )
         self._native_observer.add_leaves(nest.flatten(items))
 
     def __call__(self, trajectory: Any) -> None:
@@ -234,7 +297,7 @@ class TrajectoryBuffer:
     # Reading --------------------------------------------------------------
 
     def _pack(self, flat: list[np.ndarray]) -> Any:
-        return nest.pack_sequence_as(self._data_spec, flat)
+        return nest.pack_sequence_as(self._structure, flat)
 
     def _slots(self) -> np.ndarray:
         """The storage slots of the stored items, oldest first (int64 `[n]`)."""
