@@ -259,49 +259,16 @@ class PolicySaver:
         policy_step_spec = name_specs(policy.policy_step_spec)
         policy_state_spec = name_specs(policy.policy_state_spec)
 
-        if input_fn_and_spec is not None:
-            input_fn, input_spec = input_fn_and_spec
-
-            def from_example(fn: Callable) -> Callable:
-                def call(example: Any) -> Any:
-                    inputs = input_fn(example)
-                    tf.nest.map_structure(_check_compatible, action_fn_input_spec, inputs)
-                    return fn(*inputs)
-
-                return common.function(call)
-
-            polymorphic_action = from_example(action_fn)
-            polymorphic_distribution = from_example(distribution_fn)
-            batched_input_spec = tf.nest.map_structure(
-                lambda s: add_batch_dim(s, [batch_size]), input_spec
+        polymorphic_action, polymorphic_distribution = (
+            _exported_policy_function(
+                fn, batched_time_step_spec, batched_state_spec, input_fn_and_spec, batch_size
             )
-            for fn in (polymorphic_action, polymorphic_distribution):
-                fn.get_concrete_function(example=batched_input_spec)
-            action_input_spec: Any = (input_spec,)
-        elif batched_state_spec:
-            polymorphic_action = common.function(action_fn)
-            polymorphic_distribution = common.function(distribution_fn)
-            for fn in (polymorphic_action, polymorphic_distribution):
-                fn.get_concrete_function(
-                    time_step=batched_time_step_spec, policy_state=batched_state_spec
-                )
-            action_input_spec = action_fn_input_spec
+            for fn in (action_fn, distribution_fn)
+        )
+        if input_fn_and_spec is None:
+            action_input_spec: Any = action_fn_input_spec
         else:
-            # Stateless: callable both as fn(time_step) and fn(time_step, ()).
-            def stateless(fn: Callable) -> Callable:
-                def call(time_step: Any, policy_state: Any = batched_state_spec) -> Any:
-                    return fn(time_step, policy_state)
-
-                return common.function(call)
-
-            polymorphic_action = stateless(action_fn)
-            polymorphic_distribution = stateless(distribution_fn)
-            for fn in (polymorphic_action, polymorphic_distribution):
-                fn.get_concrete_function(
-                    time_step=batched_time_step_spec, policy_state=batched_state_spec
-                )
-                fn.get_concrete_function(time_step=batched_time_step_spec)
-            action_input_spec = action_fn_input_spec
+            action_input_spec = (input_fn_and_spec[1],)
 
         # No flat signature for `distribution`: serving signatures cannot
         # return composite tensors.
@@ -526,6 +493,58 @@ class PolicySaver:
             export_dir, tf.saved_model.VARIABLES_DIRECTORY, tf.saved_model.VARIABLES_FILENAME
         )
         checkpoint.write(prefix, options=options)
+
+
+def _exported_policy_function(
+    fn: Callable[[Any, Any], Any],
+    time_step_spec: Any,
+    policy_state_spec: Any,
+    input_fn_and_spec: InputFnAndSpecType | None,
+    batch_size: int | None,
+) -> Any:
+    """``fn(time_step, policy_state)`` as the traced `tf.function` the SavedModel exports.
+
+    Args:
+      fn: The policy's ``action`` or ``distribution``.
+      time_step_spec / policy_state_spec: Batched input specs.
+      input_fn_and_spec: If given, the function takes one batched
+        ``example`` instead, mapped to ``(time_step, policy_state)`` by the
+        input function and checked against the (unbatched) policy specs.
+      batch_size: The batch dimension of ``example``.
+
+    Returns:
+      A `tf.function` with its concrete functions traced: ``(example)``; or
+      ``(time_step, policy_state)``, plus ``(time_step)`` for a policy
+      without state.
+    """
+    if input_fn_and_spec is not None:
+        input_fn, input_spec = input_fn_and_spec
+        unbatched = tensor_spec.remove_outer_dims_nest((time_step_spec, policy_state_spec), 1)
+
+        def from_example(example: Any) -> Any:
+            inputs = input_fn(example)
+            tf.nest.map_structure(_check_compatible, unbatched, inputs, check_types=False)
+            return fn(*inputs)
+
+        function = common.function(from_example)
+        function.get_concrete_function(
+            example=tf.nest.map_structure(lambda s: add_batch_dim(s, [batch_size]), input_spec)
+        )
+        return function
+    if policy_state_spec:
+        function = common.function(fn)
+        function.get_concrete_function(time_step=time_step_spec, policy_state=policy_state_spec)
+        return function
+
+    # Without state the function is also callable as fn(time_step), sharing
+    # one trace of `fn`.
+    def stateless(time_step: Any, policy_state: Any = policy_state_spec) -> Any:
+        return fn(time_step, policy_state)
+
+    function = common.function(stateless)
+    function.get_concrete_function(time_step=time_step_spec, policy_state=policy_state_spec)
+    function.get_concrete_function(time_step=time_step_spec)
+    return function
 
 
 def _failing_function(message: str) -> Callable[[], tuple]:
