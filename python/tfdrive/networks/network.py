@@ -6,8 +6,9 @@ A network differs from a plain Keras layer in three ways:
   input, without outer dims) and checks every input against it;
 * it carries a recurrent ``state_spec`` (`()` when stateless) and is called
   as ``net(inputs, step_type=None, network_state=(), training=False) ->
-  (outputs, new_state)``; a subclass's ``call`` may omit ``step_type``,
-  ``network_state`` or ``training`` and is passed only what it accepts;
+  (outputs, new_state)``; ``step_type`` and an empty ``network_state`` are
+  passed only to a ``call`` that takes them (Keras drops ``training`` the
+  same way), so ``call(self, inputs)`` is a valid network;
 * it remembers its constructor arguments, so ``copy(**overrides)`` builds a
   fresh network (new variables) with the same configuration.
 
@@ -22,6 +23,12 @@ on TF 2.15, ``tf_keras`` on TF >= 2.16. A Keras 3 layer (plain ``tf.keras``
 on TF >= 2.16 without ``TF_USE_LEGACY_KERAS=1``) cannot be tracked by it, so
 assigning one to a network raises a `TypeError` instead of silently losing
 its variables.
+
+Mixing with TF-Agents: when TF-Agents is loaded, tfdrive's `Network` and
+`DistributionNetwork` are registered as virtual subclasses of TF-Agents'
+(its containers and policies check networks with ``isinstance``), and
+distribution output specs are built from TF-Agents' `DistributionSpecV2`
+class for the same reason.
 """
 
 from __future__ import annotations
