@@ -29,11 +29,14 @@ def _sampling_range(spec: Any) -> tuple[np.ndarray, np.ndarray, bool]:
     """``(low, high, inclusive)`` of what `tensor_spec.sample_spec_nest` draws for `spec`.
 
     Unbounded specs span their dtype (floats an eighth of it each way, bools
-    0..1); integer ranges include their maximum.
+    0..1, strings the decimal numbers 0..10); integer ranges include their
+    maximum.
     """
     dtype = tf.as_dtype(spec.dtype)
     if dtype == tf.bool:
         return np.float64(0.0), np.float64(1.0), True
+    if dtype == tf.string:
+        return np.float64(0.0), np.float64(10.0), True
     bounded = (
         spec if tensor_spec.is_bounded(spec) else tensor_spec.BoundedTensorSpec.from_spec(spec)
     )
@@ -111,15 +114,16 @@ class RandomTFPolicy(tf_policy.TFPolicy):
                     "RandomTFPolicy only supports action constraints for "
                     "BoundedTensorSpec action specs."
                 )
-            assert action_spec.dtype.is_integer, (
-                "To use a stationary mask, action dtype must be integer."
-            )
+            # AssertionErrors as in TF-Agents, raised even under `python -O`.
+            if not action_spec.dtype.is_integer:
+                raise AssertionError("To use a stationary mask, action dtype must be integer.")
             stationary_mask = tf.constant([stationary_mask])
             num_actions = action_spec.maximum - action_spec.minimum + 1
-            assert stationary_mask.shape[-1] == num_actions, (
-                "Stationary mask should have length equal to the number of actions, "
-                f"but we get {num_actions} and {stationary_mask.shape[-1]}."
-            )
+            if stationary_mask.shape[-1] != num_actions:
+                raise AssertionError(
+                    "Stationary mask should have length equal to the number of actions, "
+                    f"but we get {num_actions} and {stationary_mask.shape[-1]}."
+                )
         self._stationary_mask = stationary_mask
         if splitter is not None:
             if not isinstance(action_spec, tensor_spec.BoundedTensorSpec):
