@@ -98,8 +98,8 @@ class ActorDistributionNetwork(network.DistributionNetwork):
       input_tensor_spec: Nest of `TensorSpec`s of one observation.
       output_tensor_spec: Nest of `BoundedTensorSpec`s of the actions.
       preprocessing_layers: Nest of Keras layers (like the observation) applied
-        to each observation first; not yet built.
-      preprocessing_combiner: Keras layer (or callable) joining the flat list of
+        to each observation first; the network uses its own (unbuilt) copies.
+      preprocessing_combiner: Keras layer (copied) joining the flat list of
         preprocessed observations into one tensor, e.g.
         ``keras.layers.Concatenate(axis=-1)``; needed for a nest of observations.
       conv_layer_params: ``(filters, kernel_size, stride[, dilation])`` per

@@ -36,8 +36,8 @@ class CategoricalQNetwork(network.Network):
       action_spec: A `BoundedTensorSpec` of shape ``()`` or ``(1,)``.
       num_atoms: Atoms per action distribution (51 gives C51).
       preprocessing_layers: Nest of Keras layers applied to each observation
-        first; not yet built.
-      preprocessing_combiner: Keras layer (or callable) joining the flat list of
+        first; the network uses its own (unbuilt) copies.
+      preprocessing_combiner: Keras layer (copied) joining the flat list of
         preprocessed observations; needed for a nest of observations.
       conv_layer_params: ``(filters, kernel_size, stride)`` per Conv2D layer.
       fc_layer_params: Units per dense layer.

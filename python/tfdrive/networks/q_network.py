@@ -86,8 +86,8 @@ class QNetwork(network.Network):
       action_spec: One `BoundedTensorSpec` (or a nest holding one) of shape
         ``()`` or ``(1,)``.
       preprocessing_layers: Nest of Keras layers (like the observation) applied
-        to each observation first; not yet built.
-      preprocessing_combiner: Keras layer (or callable) joining the flat list of
+        to each observation first; the network uses its own (unbuilt) copies.
+      preprocessing_combiner: Keras layer (copied) joining the flat list of
         preprocessed observations into one tensor; needed for a nest of
         observations.
       conv_layer_params: ``(filters, kernel_size, stride[, dilation])`` per

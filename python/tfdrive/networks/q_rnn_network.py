@@ -36,8 +36,8 @@ class QRnnNetwork(lstm_encoding_network.LSTMEncodingNetwork):
       action_spec: One `BoundedTensorSpec` (or a nest holding one) of shape
         ``()`` or ``(1,)``.
       preprocessing_layers: Nest of Keras layers applied to each observation
-        first; not yet built.
-      preprocessing_combiner: Keras layer (or callable) joining the flat list of
+        first; the network uses its own (unbuilt) copies.
+      preprocessing_combiner: Keras layer (copied) joining the flat list of
         preprocessed observations; needed for a nest of observations.
       conv_layer_params: ``(filters, kernel_size, stride)`` per Conv2D layer.
       input_fc_layer_params: Units per dense layer before the LSTM.
@@ -54,8 +54,7 @@ class QRnnNetwork(lstm_encoding_network.LSTMEncodingNetwork):
     Raises:
       ValueError: If `action_spec` is not one bounded spec of shape ``()`` or
         ``(1,)``; from the encoder, if neither or both of `lstm_size` and
-        `rnn_construction_fn` are given, or a preprocessing layer or the
-        combiner is already built.
+        `rnn_construction_fn` are given.
     """
 
     def __init__(

@@ -41,8 +41,8 @@ class ValueNetwork(network.Network):
     Args:
       input_tensor_spec: Nest of `TensorSpec`s of one observation.
       preprocessing_layers: Nest of Keras layers (like the observation) applied
-        to each observation first; not yet built.
-      preprocessing_combiner: Keras layer (or callable) joining the flat list of
+        to each observation first; the network uses its own (unbuilt) copies.
+      preprocessing_combiner: Keras layer (copied) joining the flat list of
         preprocessed observations into one tensor; needed for a nest of
         observations.
       conv_layer_params: ``(filters, kernel_size, stride[, dilation])`` per
