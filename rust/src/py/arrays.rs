@@ -8,9 +8,9 @@
 
 use numpy::{Element, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 
 use super::error::{Error, Result};
+use super::lookups::numpy_asarray;
 use crate::observers::metrics::Rewards;
 
 /// The step types of one time step, flattened: length 1 for an unbatched
@@ -105,28 +105,12 @@ pub(crate) fn describe(value: &Bound<'_, PyAny>) -> String {
     }
 }
 
-/// `numpy.asarray` or `numpy.ascontiguousarray`, looked up once.
-pub(crate) fn numpy_fn<'py>(
-    py: Python<'py>,
-    name: &'static str,
-) -> PyResult<&'py Bound<'py, PyAny>> {
-    static ASARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    static CONTIGUOUS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let cell = if name == "asarray" {
-        &ASARRAY
-    } else {
-        &CONTIGUOUS
-    };
-    cell.get_or_try_init(py, || Ok(py.import("numpy")?.getattr(name)?.unbind()))
-        .map(|f| f.bind(py))
-}
-
 /// `numpy.asarray(value, dtype=dtype)`.
 fn asarray<'py>(value: &Bound<'py, PyAny>, dtype: &str) -> PyResult<Bound<'py, PyAny>> {
     let py = value.py();
     let kwargs = pyo3::types::PyDict::new(py);
     kwargs.set_item("dtype", dtype)?;
-    numpy_fn(py, "asarray")?.call((value,), Some(&kwargs))
+    numpy_asarray(py)?.call((value,), Some(&kwargs))
 }
 
 /// The rewards of one time step, flattened: `float32` arrays are viewed in

@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyList, PyTuple};
 
 use super::arrays::describe;
+use super::lookups::{numpy_asarray, numpy_bool, numpy_empty};
 use pyo3::IntoPyObjectExt;
 
 use crate::batch::write_row;
@@ -54,9 +55,6 @@ pub struct PyEnvBatch {
     leaves: Vec<Leaf>,
     flatten: Option<Py<PyAny>>,
     gym: Option<GymPath>,
-    np_empty: Py<PyAny>,
-    np_asarray: Py<PyAny>,
-    np_bool: Py<PyAny>,
 }
 
 /// Adds `note` to `err` (Python 3.11+ `add_note`) and returns it unchanged otherwise.
@@ -83,10 +81,8 @@ impl PyEnvBatch {
             .map(|leaf| {
                 let mut shape = vec![b];
                 shape.extend(&leaf.shape);
-                let arr = self
-                    .np_empty
-                    .bind(py)
-                    .call1((PyTuple::new(py, shape)?, leaf.dtype.bind(py)))?;
+                let arr =
+                    numpy_empty(py)?.call1((PyTuple::new(py, shape)?, leaf.dtype.bind(py)))?;
                 Ok(arr.cast_into::<PyUntypedArray>()?)
             })
             .collect()
@@ -109,8 +105,7 @@ impl PyEnvBatch {
                 let kwargs = pyo3::types::PyDict::new(py);
                 kwargs.set_item("dtype", dtype)?;
                 kwargs.set_item("order", "C")?;
-                self.np_asarray
-                    .bind(py)
+                numpy_asarray(py)?
                     .call((value,), Some(&kwargs))
                     .map_err(|e| with_note(py, e, &self.env_note(row)))?
                     .cast_into::<PyUntypedArray>()?
@@ -139,8 +134,7 @@ impl PyEnvBatch {
                 (*out.as_array_ptr()).fields.data as *mut u8,
                 leaf.row_bytes * rows,
             );
-            write_row(dst, row, leaf.row_bytes, src)
-                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            write_row(dst, row, leaf.row_bytes, src)?;
         }
         Ok(())
     }
@@ -156,9 +150,7 @@ impl PyEnvBatch {
     ) -> PyResult<()> {
         let boolean = match value.cast::<PyUntypedArray>() {
             Ok(array) => array.dtype().kind() == b'b',
-            Err(_) => {
-                value.is_instance_of::<PyBool>() || value.is_instance(self.np_bool.bind(py))?
-            }
+            Err(_) => value.is_instance_of::<PyBool>() || value.is_instance(numpy_bool(py)?)?,
         };
         if value.is_none() || boolean {
             return Err(PyTypeError::new_err(format!(
@@ -389,7 +381,6 @@ impl PyEnvBatch {
         discount: f32,
         discrete: bool,
     ) -> PyResult<Self> {
-        let numpy = py.import("numpy")?;
         let mut leaves = Vec::with_capacity(leaf_specs.len());
         for (name, spec, shape, dtype) in leaf_specs {
             let dtype = PyArrayDescr::new(py, &dtype)?;
@@ -437,9 +428,6 @@ impl PyEnvBatch {
             leaves,
             flatten: flatten_observation,
             gym,
-            np_empty: numpy.getattr("empty")?.unbind(),
-            np_asarray: numpy.getattr("asarray")?.unbind(),
-            np_bool: numpy.getattr("bool_")?.unbind(),
         })
     }
 

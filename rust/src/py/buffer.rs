@@ -16,11 +16,11 @@ use numpy::npyffi::flags::{NPY_ARRAY_C_CONTIGUOUS, NPY_ARRAY_OWNDATA};
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use super::arrays::{describe, numpy_fn};
+use super::arrays::describe;
 use super::error::{Error, Result};
+use super::lookups::{nest_flatten, numpy_asarray, numpy_ascontiguousarray, numpy_generic};
 use crate::observers::buffer::TrajectoryRing;
 
 /// The bytes of one storage array.
@@ -143,9 +143,7 @@ impl TrajectoryBufferCore {
             // `[B, *leaf_shape]` elements (or `leaf_shape` with B == 1):
             // exactly `len` bytes; alive for this call, GIL held.
             let bytes = unsafe { array_bytes(array, len) };
-            self.ring
-                .write_leaf(index, bytes)
-                .map_err(|e| Error::Value(e.to_string()))?;
+            self.ring.write_leaf(index, bytes)?;
         }
         self.ring.advance();
         Ok(())
@@ -179,7 +177,7 @@ impl TrajectoryBufferCore {
         let (array, converted) = match value.cast::<PyUntypedArray>() {
             Ok(array) => (array.clone(), false),
             Err(_) => {
-                let asarray = numpy_fn(py, "asarray")?;
+                let asarray = numpy_asarray(py)?;
                 let result = if value.hasattr(intern!(py, "dtype"))? {
                     asarray.call1((value,))
                 } else {
@@ -240,7 +238,7 @@ impl TrajectoryBufferCore {
             )));
         }
         if flags(&array) & NPY_ARRAY_C_CONTIGUOUS == 0 {
-            let contiguous = numpy_fn(py, "ascontiguousarray")?.call1((&array,))?;
+            let contiguous = numpy_ascontiguousarray(py)?.call1((&array,))?;
             return Ok(Some(
                 contiguous
                     .cast_into::<PyUntypedArray>()
@@ -302,29 +300,11 @@ fn flatten_with_python<'py>(
     value: &Bound<'py, PyAny>,
     leaves: &mut Vec<Bound<'py, PyAny>>,
 ) -> PyResult<()> {
-    static FLATTEN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let py = value.py();
-    let flatten = FLATTEN.get_or_try_init(py, || {
-        Ok::<_, PyErr>(
-            py.import("tfdrive.utils.nest")?
-                .getattr("flatten")?
-                .unbind(),
-        )
-    })?;
-    for leaf in flatten.bind(py).call1((value,))?.try_iter()? {
+    let flatten = nest_flatten(value.py())?;
+    for leaf in flatten.call1((value,))?.try_iter()? {
         leaves.push(leaf?);
     }
     Ok(())
-}
-
-/// `numpy.generic`, looked up once.
-fn numpy_generic(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static GENERIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    GENERIC
-        .get_or_try_init(py, || {
-            Ok::<_, PyErr>(py.import("numpy")?.getattr("generic")?.unbind())
-        })
-        .map(|g| g.bind(py))
 }
 
 #[pymethods]
@@ -403,8 +383,7 @@ impl TrajectoryBufferCore {
             });
             arrays.push(array.clone().unbind());
         }
-        let ring = TrajectoryRing::new(columns, item_bytes, batch_size, max_length)
-            .map_err(|e| Error::Value(e.to_string()))?;
+        let ring = TrajectoryRing::new(columns, item_bytes, batch_size, max_length)?;
         Ok(TrajectoryBufferCore {
             ring,
             leaves,

@@ -17,6 +17,7 @@ use super::arrays::{RewardsView, StepTypes};
 use super::buffer::TrajectoryBufferCore;
 use super::envs::NativeVecEnv;
 use super::error::{in_use, Error, Result};
+use super::lookups::native_environment_class;
 use super::observers::EpisodeMetricCore;
 use crate::driver::{self, Collect, Limits};
 use crate::trajectory::{self, Progress, FIRST};
@@ -228,9 +229,7 @@ fn native_env<'py>(env: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, Native
     let Ok(native) = native.cast_into::<NativeVecEnv>() else {
         return Ok(None);
     };
-    let base = py
-        .import(intern!(py, "tfdrive.environments.native"))?
-        .getattr(intern!(py, "NativeEnvironment"))?;
+    let base = native_environment_class(py)?;
     let class = env.get_type();
     for method in [intern!(py, "step"), intern!(py, "_step")] {
         if !class.getattr(method)?.is(&base.getattr(method)?) {

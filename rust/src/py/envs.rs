@@ -14,15 +14,13 @@ use std::time::{Duration, Instant};
 
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::{
-    PyIndexError, PyKeyError, PyMemoryError, PyRuntimeError, PyTypeError, PyValueError,
-};
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
-use super::arrays::numpy_fn;
-use crate::envs::{self, Actions, CreateError, Dtype, EnvError, Snapshot, StepOutput, VecEnv};
+use super::error::Error;
+use super::lookups::{numpy_asarray, time_step_class};
+use crate::envs::{self, Actions, Dtype, EnvError, Snapshot, StepOutput, VecEnv};
 
 /// The four fields of a batched TimeStep, as numpy arrays moved from Rust
 /// buffers (never reused): `step_type` `[B]` int32, `reward` `[B]` float32,
@@ -39,7 +37,7 @@ impl<'py> StepArrays<'py> {
     pub(crate) fn from_output(py: Python<'py>, out: StepOutput, obs_dim: usize) -> PyResult<Self> {
         let n = out.step_type.len();
         let observation = Array2::from_shape_vec((n, obs_dim), out.observation)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?
+            .map_err(Error::from)?
             .into_pyarray(py);
         Ok(StepArrays {
             step_type: out.step_type.into_pyarray(py),
@@ -73,13 +71,6 @@ const RELEASE_GIL_FROM: usize = 64;
 /// by default): a step of tens of microseconds (4096 CartPoles) keeps the
 /// GIL, a step of milliseconds lets other threads run meanwhile.
 const RELEASE_GIL_AFTER: Duration = Duration::from_micros(500);
-
-fn env_error(err: EnvError) -> PyErr {
-    match err {
-        EnvError::ActionDtype { .. } => PyTypeError::new_err(err.to_string()),
-        _ => PyValueError::new_err(err.to_string()),
-    }
-}
 
 /// A batch of native classic-control environments stepped in Rust.
 ///
@@ -133,7 +124,7 @@ impl NativeVecEnv {
         let array = if action.cast::<numpy::PyUntypedArray>().is_ok() {
             action.clone()
         } else {
-            numpy_fn(py, "asarray")?.call1((action,))?
+            numpy_asarray(py)?.call1((action,))?
         };
         let untyped = array.cast::<numpy::PyUntypedArray>()?;
         let mut expected = vec![self.env.num_envs()];
@@ -141,7 +132,7 @@ impl NativeVecEnv {
         let shape = untyped.shape().to_vec();
         let dtype_name = || -> PyResult<String> { Ok(untyped.dtype().str()?.to_string()) };
         let dtype_error = || -> PyResult<PyErr> {
-            Ok(env_error(EnvError::ActionDtype {
+            Ok(PyErr::from(EnvError::ActionDtype {
                 spec: spec.clone(),
                 got: dtype_name()?,
             }))
@@ -162,7 +153,7 @@ impl NativeVecEnv {
                 with_slice(a, |s| self.step_released(py, Actions::Float32(s)))?
             }
         };
-        let out = result.map_err(env_error)?;
+        let out = result?;
         let arrays = StepArrays::from_output(py, out, self.obs_dim)?;
         self.current = Some(arrays.to_tuple(py)?.unbind());
         Ok(arrays)
@@ -241,14 +232,12 @@ impl NativeVecEnv {
 
 /// `tfdrive.trajectories.time_step.TimeStep(*arrays)`.
 fn time_step<'py>(py: Python<'py>, arrays: &StepArrays<'py>) -> PyResult<Bound<'py, PyAny>> {
-    static TIME_STEP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let cls = TIME_STEP.import(py, "tfdrive.trajectories.time_step", "TimeStep")?;
-    cls.call1(arrays.to_tuple(py)?)
+    time_step_class(py)?.call1(arrays.to_tuple(py)?)
 }
 
 fn check_shape(spec: &envs::ActionSpec, expected: &[usize], got: &[usize]) -> PyResult<()> {
     if got != expected {
-        return Err(env_error(EnvError::ActionShape {
+        return Err(PyErr::from(EnvError::ActionShape {
             spec: spec.clone(),
             expected: expected.to_vec(),
             got: got.to_vec(),
@@ -270,11 +259,7 @@ impl NativeVecEnv {
                 "num_threads must be at least 1 or None, got 0",
             ));
         }
-        let env = envs::make(name, num_envs, seed, num_threads).map_err(|e| match e {
-            CreateError::OutOfMemory { .. } => PyMemoryError::new_err(e.to_string()),
-            CreateError::Spawn(_) => PyRuntimeError::new_err(e.to_string()),
-            _ => PyValueError::new_err(e.to_string()),
-        })?;
+        let env = envs::make(name, num_envs, seed, num_threads)?;
         let obs_dim = env.observation_spec().shape.iter().product();
         Ok(NativeVecEnv {
             env,
@@ -452,7 +437,7 @@ impl NativeVecEnv {
         let dict = PyDict::new(py);
         let states =
             Array2::from_shape_vec((self.env.num_envs(), snapshot.state_size), snapshot.states)
-                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+                .map_err(Error::from)?;
         dict.set_item("states", states.into_pyarray(py))?;
         dict.set_item("elapsed", snapshot.elapsed.into_pyarray(py))?;
         dict.set_item("needs_reset", snapshot.needs_reset.into_pyarray(py))?;

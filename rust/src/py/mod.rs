@@ -9,6 +9,7 @@ mod buffer;
 mod driver;
 pub(crate) mod envs;
 mod error;
+mod lookups;
 mod observers;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -34,9 +34,7 @@ impl EpisodeMetricCore {
             next_step_type: next_step_type.as_slice()?,
             reward: reward.rewards()?,
         };
-        self.metric
-            .observe(&transitions)
-            .map_err(|e| Error::Value(e.to_string()))
+        self.metric.observe(&transitions).map_err(Error::from)
     }
 }
 
