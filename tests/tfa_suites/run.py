@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 EXPECTED_PATH = HERE / "expected.json"
 
 # Test module path under tf_agents/ (without `_test.py`) -> the tf_agents
-# module it tests (swapped alone in setting a).
+# module(s) it tests, comma-separated (swapped alone in setting a).
 MODULES: dict[str, str] = {
     "networks/network": "networks.network",
     "networks/utils": "networks.utils",
@@ -84,6 +84,52 @@ MODULES: dict[str, str] = {
     "policies/policy_saver": "policies.policy_saver",
     "policies/policy_loader": "policies.policy_loader",
     "utils/common": "utils.common",
+    # The numpy side (specs, time steps, trajectories, PyEnvironment, PyDriver, py metrics).
+    "specs/array_spec": "specs.array_spec",
+    "specs/tensor_spec": "specs.tensor_spec",
+    "specs/distribution_spec": "specs.distribution_spec",
+    "trajectories/time_step": "trajectories.time_step",
+    "trajectories/policy_step": "trajectories.policy_step",
+    "trajectories/trajectory": "trajectories.trajectory",
+    "utils/nest_utils": "utils.nest_utils",
+    "utils/tensor_normalizer": "utils.tensor_normalizer",
+    "environments/py_environment": "environments.py_environment",
+    "environments/batched_py_environment": "environments.batched_py_environment",
+    "drivers/py_driver": "drivers.py_driver",
+    "metrics/py_metric": "metrics.py_metric",
+    "metrics/py_metrics": "metrics.py_metrics",
+    # The rest of the collection path (environments, TF drivers, buffers, metrics).
+    "environments/tf_environment": "environments.tf_environment",
+    "environments/tf_py_environment": "environments.tf_py_environment",
+    "environments/tf_wrappers": "environments.tf_wrappers",
+    "environments/wrappers": "environments.wrappers",
+    "environments/random_py_environment": "environments.random_py_environment",
+    "environments/random_tf_environment": "environments.random_tf_environment",
+    "environments/utils": "environments.utils",
+    "environments/trajectory_replay": "environments.trajectory_replay",
+    "environments/test_envs": "environments.test_envs",
+    "environments/gym_wrapper": "environments.gym_wrapper",
+    "environments/suite_gym": "environments.suite_gym",
+    "drivers/dynamic_step_driver": "drivers.dynamic_step_driver",
+    "drivers/dynamic_episode_driver": "drivers.dynamic_episode_driver",
+    "drivers/tf_driver": "drivers.tf_driver",
+    "replay_buffers/replay_buffer": "replay_buffers.replay_buffer",
+    "replay_buffers/tf_uniform_replay_buffer": "replay_buffers.tf_uniform_replay_buffer",
+    "replay_buffers/py_replay_buffers": (
+        "replay_buffers.py_uniform_replay_buffer,replay_buffers.py_hashed_replay_buffer"
+    ),
+    "metrics/tf_metrics": "metrics.tf_metrics",
+    "metrics/batched_py_metric": "metrics.batched_py_metric",
+    "metrics/tf_py_metric": "metrics.tf_py_metric",
+    "metrics/metric_equality": "metrics.tf_metrics,metrics.py_metrics",
+    "eval/metric_utils": "eval.metric_utils",
+    "train/utils/spec_utils": "train.utils.spec_utils",
+    # Agents.
+    "agents/tf_agent": "agents.tf_agent",
+    "agents/dqn/dqn_agent": "agents.dqn.dqn_agent",
+    "agents/ppo/ppo_utils": "agents.ppo.ppo_utils",
+    "agents/ppo/ppo_actor_network": "agents.ppo.ppo_actor_network",
+    "agents/ppo/ppo_agent": "agents.ppo.ppo_agent",
 }
 
 # absl flags (FLAGS.test_tmpdir, ...) are read by tf.test; pytest never parses
@@ -132,7 +178,8 @@ def rewrite(source: str, setting: str, module_under_test: str) -> str:
         if setting == "a":
             first = names.split(",")[0].split(" as ")[0].strip()
             target = f"{package}.{first}" if package else first
-            swap = module_under_test in (package, target) and "," not in names
+            under_test = module_under_test.split(",")
+            swap = (package in under_test or target in under_test) and "," not in names
         else:
             swap = _swap_all(package, names)
         if not swap:
@@ -147,7 +194,10 @@ def rewrite(source: str, setting: str, module_under_test: str) -> str:
         if setting == "ref":
             return match.group(0)
         if setting == "a":
-            swap = dotted == module_under_test or dotted.startswith(module_under_test + ".")
+            swap = any(
+                dotted == module or dotted.startswith(module + ".")
+                for module in module_under_test.split(",")
+            )
         else:
             swap = _tfdrive_has_module(dotted.rsplit(".", 1)[0]) if "." in dotted else False
             swap = swap or _tfdrive_has_module(dotted)
