@@ -1,4 +1,9 @@
-"""The metric interface: named, resettable observers with a `result()`."""
+"""The metric interface: named, resettable observers with a `result()`.
+
+With TensorFlow installed, a `PyMetric` is a `tf.Module` (as TF-Agents' is),
+so metrics can be saved in a `tf.train.Checkpoint`; without it, a plain
+object, and everything but checkpointing works the same.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,21 @@ from typing import Any
 
 import numpy as np
 
+try:
+    import tensorflow as _tf
+except ImportError:  # numpy-only install: metrics work, but are not checkpointable.
+    _tf = None
 
-class PyMetric(abc.ABC):
+_Base: type = _tf.Module if _tf is not None else object
+# abc.ABCMeta, combined with tf.Module's own metaclass where that is another one.
+_Meta: type = (
+    abc.ABCMeta
+    if issubclass(abc.ABCMeta, type(_Base))
+    else type("_AbstractModuleMeta", (abc.ABCMeta, type(_Base)), {})
+)
+
+
+class PyMetric(_Base, metaclass=_Meta):  # type: ignore[misc, valid-type]
     """A named statistic, updated by calling the metric.
 
     Args:
@@ -19,6 +37,8 @@ class PyMetric(abc.ABC):
     """
 
     def __init__(self, name: str, prefix: str = "Metrics"):
+        if _tf is not None:
+            super().__init__(name)
         self._name = name
         self._prefix = prefix
 

@@ -15,13 +15,116 @@ Episodes that cross `run()` calls are accumulated across them. Counters
 
 from __future__ import annotations
 
+import copy
+import io
 import math
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
 from tfdrive import _core
 from tfdrive.metrics import py_metric
+
+try:
+    import tensorflow as _tf
+except ImportError:  # numpy-only install: no checkpoints.
+    _tf = None
+
+
+class NumpyDeque:
+    """A FIFO of numbers in a numpy ring buffer (TF-Agents' `NumpyDeque`).
+
+    Args:
+      maxlen: the most values kept; adding more evicts the oldest. `np.inf`:
+        unbounded (the array doubles when full).
+      dtype: the values' numpy dtype.
+    """
+
+    def __init__(self, maxlen: Any, dtype: Any):
+        self._start_index = np.int64(0)
+        self._len = np.int64(0)
+        self._maxlen = np.array(maxlen)
+        size = 10 if np.isinf(self._maxlen) else int(self._maxlen)
+        self._buffer = np.zeros(shape=(size,), dtype=dtype)
+
+    def clear(self) -> None:
+        self._start_index = np.int64(0)
+        self._len = np.int64(0)
+
+    def add(self, value: Any) -> None:
+        """Appends `value`, evicting the oldest value when full."""
+        if np.isinf(self._maxlen):
+            index = int(self._len)  # unbounded: never wraps, start stays 0
+            if index >= self._buffer.shape[0]:
+                grown = np.zeros((2 * self._buffer.shape[0],), self._buffer.dtype)
+                grown[:index] = self._buffer
+                self._buffer = grown
+        else:
+            index = int((self._start_index + self._len) % self._maxlen)
+        self._buffer[index] = value
+        if self._len < self._maxlen:
+            self._len += 1
+        else:
+            self._start_index = np.mod(self._start_index + 1, self._maxlen)
+
+    def extend(self, values: Iterable[Any]) -> None:
+        for value in values:
+            self.add(value)
+
+    @property
+    def last(self) -> Any:
+        """The newest value; RuntimeError when empty."""
+        if not self._len > 0:
+            raise RuntimeError("Attempting to access empty NumpyDeque.")
+        return self._buffer[int((self._start_index + self._len - 1) % self._maxlen)]
+
+    def __len__(self) -> int:
+        return int(self._len)
+
+    def mean(self, dtype: Any = None) -> Any:
+        """The mean of the stored values (order does not matter)."""
+        return np.mean(self._buffer[: int(self._len)], dtype=dtype)
+
+
+def _encode_state(state: dict[str, Any]) -> bytes:
+    """A metric state dict (numbers, arrays, None) as `.npz` bytes, without pickling."""
+    arrays = {k: np.asarray(v) for k, v in state.items() if v is not None}
+    arrays["_none"] = np.array(sorted(k for k, v in state.items() if v is None), dtype=str)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _decode_state(blob: bytes) -> dict[str, Any]:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as saved:
+        state: dict[str, Any] = {k: None for k in saved["_none"].tolist()}
+        for k in saved.files:
+            if k != "_none":
+                value = saved[k]
+                state[k] = value.item() if value.ndim == 0 else value
+    return state
+
+
+if _tf is not None:
+
+    class _CheckpointedState(_tf.train.experimental.PythonState):
+        """A metric's state in a checkpoint: read with `get`, restored with `set`."""
+
+        def __init__(self, get: Callable[[], dict], set_: Callable[[dict], None]):
+            self._get = get
+            self._set = set_
+
+        def serialize(self) -> bytes:
+            return _encode_state(self._get())
+
+        def deserialize(self, string_value: bytes) -> None:
+            self._set(_decode_state(string_value))
+
+
+def _checkpointed(get: Callable[[], dict], set_: Callable[[dict], None]) -> Any:
+    """A checkpoint dependency for a metric's state (None without TensorFlow)."""
+    return None if _tf is None else _CheckpointedState(get, set_)
 
 
 def _positive_int(value: Any, name: str, allowed: str) -> int:
@@ -57,6 +160,30 @@ class _NativeStepMetric(py_metric.PyStepMetric):
         self._native_observer = _core.EpisodeMetricCore(
             self._KIND, _buffer_size(buffer_size), _batch_size(batch_size)
         )
+        self._track_native_state()
+
+    def _track_native_state(self) -> None:
+        # Checkpoints save the native core's state through this dependency.
+        self._native_state = _checkpointed(
+            lambda: self._native_observer.get_state(),
+            lambda state: self._native_observer.set_state(state),
+        )
+
+    # Pickling and deep copies carry the native state (the core pickles itself).
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"name": self._name, "prefix": self._prefix, "core": self._native_observer}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        py_metric.PyMetric.__init__(self, state["name"], state["prefix"])
+        self._native_observer = state["core"]
+        self._track_native_state()
+
+    def __deepcopy__(self, memo: dict) -> _NativeStepMetric:
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        clone.__setstate__(copy.deepcopy(self.__getstate__(), memo))
+        return clone
 
     def call(self, trajectory: Any) -> None:
         """Updates the metric from `trajectory.step_type`, `next_step_type` and `reward`."""
@@ -176,6 +303,24 @@ class CounterMetric(py_metric.PyMetric):
     def __init__(self, name: str = "Counter"):
         super().__init__(name)
         self._count = np.int64(0)
+        self._count_state = _checkpointed(
+            lambda: {"count": self._count},
+            lambda state: setattr(self, "_count", np.int64(state["count"])),
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"name": self._name, "prefix": self._prefix, "count": self._count}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        CounterMetric.__init__(self, state["name"])
+        self._prefix = state["prefix"]
+        self._count = np.int64(state["count"])
+
+    def __deepcopy__(self, memo: dict) -> CounterMetric:
+        clone = type(self).__new__(type(self))
+        memo[id(self)] = clone
+        clone.__setstate__(self.__getstate__())
+        return clone
 
     def reset(self) -> None:
         self._count = np.int64(0)

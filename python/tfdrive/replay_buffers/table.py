@@ -77,6 +77,6 @@ class Table(tf.Module):
         slots = slots or self._slots
         ops = [
             tf.compat.v1.scatter_update(self._slot_storage[slot], rows, value).op
-            for slot, value in zip(tf.nest.flatten(slots), tf.nest.flatten(values), strict=True)
+            for slot, value in zip(tf.nest.flatten(slots), tf.nest.flatten(values), strict=False)
         ]
         return tf.group(*ops)
