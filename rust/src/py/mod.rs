@@ -6,11 +6,13 @@ use pyo3::prelude::*;
 mod arrays;
 pub(crate) mod batched;
 mod buffer;
+mod collect;
 mod driver;
 pub(crate) mod envs;
 mod error;
 mod lookups;
 mod observers;
+mod timing;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<driver::DriverCore>()?;
