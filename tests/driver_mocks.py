@@ -1,4 +1,4 @@
-"""Numpy-only mocks for driver tests: SEMANTICS.md's counting env and policy.
+"""Numpy-only mocks for driver tests: docs/SEMANTICS.md's counting env and policy.
 
 `CountingEnv` adds the action to its state and ends the episode once the
 state reaches `final_state`; the step after LAST resets (ignoring the action).

@@ -1,4 +1,4 @@
-"""PyDriver: TF-Agents' driver semantics (SEMANTICS.md, "The driver")."""
+"""PyDriver: TF-Agents' driver semantics (docs/SEMANTICS.md, "The driver")."""
 
 from __future__ import annotations
 

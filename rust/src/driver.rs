@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn reference_sequence_counts() {
-        // SEMANTICS.md: (max_steps, max_episodes) -> trajectories delivered.
+        // docs/SEMANTICS.md: (max_steps, max_episodes) -> trajectories delivered.
         let cases = [
             ((None, Some(1)), 3),
             ((None, Some(2)), 6),

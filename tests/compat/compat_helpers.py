@@ -2,14 +2,9 @@
 
 import numpy as np
 import tensorflow as tf
+from driver_mocks import Recorder
 
-
-class Recorder:
-    def __init__(self):
-        self.items = []
-
-    def __call__(self, item):
-        self.items.append(item)
+__all__ = ["Recorder", "assert_nest_equal"]
 
 
 def assert_nest_equal(got, want):
