@@ -50,10 +50,9 @@ HIDDEN = (64, 64)
 
 
 def _tfdrive_policy() -> ppo_policy.PPOPolicy:
-    actor = actor_distribution_network.ActorDistributionNetwork(
-        OBS, ACTION, fc_layer_params=HIDDEN, seed=0
-    )
-    value = value_network.ValueNetwork(OBS, fc_layer_params=HIDDEN, seed=1)
+    tf.random.set_seed(0)  # TF-Agents' networks take no seed: the global one sets the weights.
+    actor = actor_distribution_network.ActorDistributionNetwork(OBS, ACTION, fc_layer_params=HIDDEN)
+    value = value_network.ValueNetwork(OBS, fc_layer_params=HIDDEN)
     return ppo_policy.PPOPolicy(ts.time_step_spec(OBS), ACTION, actor, value)
 
 
@@ -63,8 +62,8 @@ def _raw_call(policy: ppo_policy.PPOPolicy):
 
     @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)], autograph=False)
     def raw(obs):
-        dist, _ = actor(obs)
-        values, _ = value(obs)
+        dist, _ = actor(obs, step_type=None, network_state=())
+        values, _ = value(obs, step_type=None, network_state=())
         return dist.sample(), dist.logits, values
 
     concrete = raw.get_concrete_function()
@@ -91,7 +90,11 @@ def _tf_agents_policy(source: ppo_policy.PPOPolicy, batched: bool):
         from tf_agents.trajectories import time_step as tfa_ts
     except ImportError:
         return None
-    actor = tfa_adn.ActorDistributionNetwork(OBS, ACTION, fc_layer_params=HIDDEN)
+    try:
+        actor = tfa_adn.ActorDistributionNetwork(OBS, ACTION, fc_layer_params=HIDDEN)
+    except TypeError as e:  # TF-Agents 0.19 on NumPy 2: int() of a 1-element array.
+        print(f"TF-Agents' networks do not build on this stack ({e}); no tf_agents column")
+        return None
     value = tfa_vn.ValueNetwork(OBS, fc_layer_params=HIDDEN)
     actor.create_variables()
     value.create_variables()
