@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 import tensorflow as tf
 
+from tfdrive._gin import configurable
 from tfdrive._keras import keras
 from tfdrive.networks import network, utils
 from tfdrive.utils import nest_utils
@@ -103,6 +104,7 @@ def _conv_layers(
     return layers
 
 
+@configurable
 class EncodingNetwork(network.Network):
     """Feed-forward encoder of (nested) observations into one feature tensor.
 

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import tensorflow as tf
 
+from tfdrive._gin import configurable
 from tfdrive._keras import keras
 from tfdrive.networks import encoding_network, network, utils
 from tfdrive.networks.layers import DynamicUnroll
@@ -32,6 +33,7 @@ __all__ = ["KERAS_LSTM_FUSED", "LSTMEncodingNetwork"]
 KERAS_LSTM_FUSED = 2
 
 
+@configurable
 class LSTMEncodingNetwork(network.Network):
     """Recurrent encoder of (nested) observations.
 
