@@ -234,12 +234,14 @@ def test_spec_dtype_map_and_module_exports():
     assert gymnasium_wrapper.__all__ == ["GymnasiumWrapper", "spec_from_gym_space"]
 
 
-def test_tf_agents_named_aliases():
+def test_tf_agents_named_modules_share_the_gymnasium_code():
     from tfdrive import environments
-    from tfdrive.environments import gym_wrapper, suite_gym
+    from tfdrive.environments import gym_wrapper, suite_gym, wrappers
 
-    assert suite_gym.load is suite_gymnasium.load
-    assert gym_wrapper.GymWrapper is GymnasiumWrapper
-    assert environments.GymWrapper is GymnasiumWrapper
+    # suite_gym follows TF-Agents: a GymWrapper inside TF-Agents' TimeLimit.
+    assert issubclass(GymnasiumWrapper, gym_wrapper.GymWrapper)
+    assert environments.GymWrapper is gym_wrapper.GymWrapper
     assert gym_wrapper.spec_from_gym_space is spec_from_gym_space
-    assert isinstance(suite_gym.load("CartPole-v1"), GymnasiumWrapper)
+    env = suite_gym.load("CartPole-v1")
+    assert isinstance(env, wrappers.TimeLimit) and env.duration == 500
+    assert isinstance(env.wrapped_env(), gym_wrapper.GymWrapper)
