@@ -372,6 +372,24 @@ def _slice_axis1(t, start, end):
     return t[(slice(None), slice(start, end)) + (slice(None),) * (ndims - 2)]
 
 
+def _as_tensor_or_sparse(t):
+    """`t` as a tensor; `tf.SparseTensor`s are kept."""
+    tf = _loaded_tf()
+    return t if isinstance(t, tf.SparseTensor) else tf.convert_to_tensor(t)
+
+
+def _frame_axis1(t, index):
+    """`t[:, index]` for tensors and sparse tensors (`index` is 0 or -1)."""
+    tf = _loaded_tf()
+    if not isinstance(t, tf.SparseTensor):
+        return t[:, index]
+    frame = _slice_sparse_axis1(t, index, index + 1 if index >= 0 else None)
+    # The sliced axis has size 1: dropping it keeps every value.
+    return tf.sparse.reshape(
+        frame, tf.concat([frame.dense_shape[:1], frame.dense_shape[2:]], axis=0)
+    )
+
+
 def _zeros_like(x):
     if is_tensor(x):
         return _loaded_tf().zeros_like(x)
@@ -434,7 +452,7 @@ def to_n_step_transition(trajectory, gamma):
     """
     tf = _tf()
     _validate_rank(trajectory.discount, min_rank=2, max_rank=2)
-    trajectory = tf.nest.map_structure(tf.convert_to_tensor, trajectory)
+    trajectory = tf.nest.map_structure(_as_tensor_or_sparse, trajectory)
     time_dim = (
         tf.compat.dimension_value(trajectory.discount.shape[1]) or tf.shape(trajectory.discount)[1]
     )
@@ -445,8 +463,8 @@ def to_n_step_transition(trajectory, gamma):
             f"trajectory.discount: {trajectory.discount.shape}"
         )
     n = time_dim - 1
-    first_frame = tf.nest.map_structure(lambda t: t[:, 0], trajectory)
-    final_frame = tf.nest.map_structure(lambda t: t[:, -1], trajectory)
+    first_frame = tf.nest.map_structure(lambda t: _frame_axis1(t, 0), trajectory)
+    final_frame = tf.nest.map_structure(lambda t: _frame_axis1(t, -1), trajectory)
     reward = trajectory.reward[:, :-1]
     discount = trajectory.discount[:, :-1]
     policy_steps = policy_step.PolicyStep(
