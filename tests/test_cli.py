@@ -56,9 +56,13 @@ def test_collect_prints_a_human_summary(capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--hidden", "64,x"], "--hidden must be comma-separated integers, got '64,x'"),
-        (["--hidden", "0"], "--hidden must be positive integers, got '0'"),
-        (["--num-envs", "0"], "must be at least 1, got 0"),
+        (["--hidden", "64,x"], "argument --hidden: must be comma-separated integers, got '64,x'"),
+        (["--hidden", "0"], "argument --hidden: must be positive integers, got '0'"),
+        (["--num-envs", "0"], "argument --num-envs: must be at least 1, got '0'"),
+        (["--steps", "1.5e3x"], "argument --steps: must be a whole number, got '1.5e3x'"),
+        (["--steps", "2.5"], "argument --steps: must be a whole number, got '2.5'"),
+        (["--seed", "-1"], "argument --seed: must be in [0, 2**63), got '-1'"),
+        (["--seed", "99999999999999999999999"], "argument --seed: must be in [0, 2**63)"),
         (["--backend", "gpu"], "invalid choice: 'gpu'"),
     ],
 )
@@ -67,3 +71,55 @@ def test_bad_arguments_are_named(capsys, args, message):
         cli.main(["collect", *args])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_steps_accept_scientific_notation(capsys):
+    result = _collect(capsys, "--policy", "random", "--num-envs", "4", "--steps", "2e2")
+    assert 200 <= result["env_steps"] < 204
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--env", "NoSuchEnv-v0"],
+            "tfdrive collect: error: 'NoSuchEnv-v0' is not a native environment (native: "
+            "CartPole-v1, Pendulum-v1",
+        ),
+        (["--env", "NoSuchEnv-v0", "--backend", "gymnasium"], "tfdrive collect: error: "),
+    ],
+)
+def test_unknown_environments_are_one_line_errors(capsys, args, message):
+    assert cli.main(["collect", "--quiet", "--policy", "random", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_no_finished_episode_is_said_plainly(capsys):
+    args = ["collect", "--quiet", "--policy", "random", "--num-envs", "2", "--steps", "2"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "no episode finished" in out and "mean episode return" not in out
+
+
+def test_version(capsys):
+    from tfdrive import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"tfdrive {__version__}"
+
+
+def test_progress_bar_shows_an_overshooting_run_as_complete():
+    import io
+
+    from tfdrive.drivers.progress import ProgressBar
+
+    out = io.StringIO()
+    bar = ProgressBar(total=10, file=out)
+    bar(12, 3)
+    bar.close()
+    last_frame = out.getvalue().split("\r")[-1]
+    assert "100%" in last_frame and "12.0/12.0" in last_frame and "episodes=3" in last_frame

@@ -2,7 +2,9 @@
 
     tfdrive collect --env CartPole-v1 --num-envs 256 --steps 1000000 \\
         [--policy ppo|random] [--hidden 64,64] [--backend native|gymnasium] [--seed 0]
-    tfdrive bench [--quick] [--out DIR]
+        [--quiet] [--json]
+    tfdrive bench [--quick] [--out DIR] [--envpool-python PATH]
+    tfdrive --version
 
 `collect` builds the environment (native Rust envs, or Gymnasium envs
 batched by tfdrive's BatchedPyEnvironment), a PPOPolicy (actor and value
@@ -15,12 +17,19 @@ return and length.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
+
+from tfdrive import __version__
+
+# Errors that are the user's to fix (a bad environment id, seed or size):
+# printed as one line, not as a traceback.
+_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, MemoryError)
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -28,18 +37,60 @@ def _hidden(text: str) -> tuple[int, ...]:
         units = tuple(int(u) for u in text.split(",") if u.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"--hidden must be comma-separated integers, got {text!r}"
+            f"must be comma-separated integers, got {text!r}"
         ) from None
     if not units or min(units) < 1:
-        raise argparse.ArgumentTypeError(f"--hidden must be positive integers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be positive integers, got {text!r}")
     return units
 
 
+def _whole(text: str) -> int:
+    """An int written as ``1000000``, ``1_000_000`` or ``1e6``."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}")
+    return int(value)
+
+
 def _positive(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
     return value
+
+
+def _seed(text: str) -> int:
+    value = _whole(text)
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**63), got {text!r}")
+    return value
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Sends the process's stderr (file descriptor 2) to /dev/null while active.
+
+    TensorFlow's C++ runtime logs at import and at first device use (CUDA
+    probing, oneDNN notes) straight to fd 2, before `TF_CPP_MIN_LOG_LEVEL`
+    is read on some versions; Python exceptions still reach the caller.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def build_env(name: str, num_envs: int, backend: str, seed: int) -> Any:
@@ -47,6 +98,11 @@ def build_env(name: str, num_envs: int, backend: str, seed: int) -> Any:
     if backend == "native":
         from tfdrive.environments import native
 
+        if name not in native.NAMES:
+            raise ValueError(
+                f"{name!r} is not a native environment (native: {', '.join(native.NAMES)}); "
+                "for a Gymnasium environment use --backend gymnasium"
+            )
         return native.make(name, num_envs, seed=seed)
     from tfdrive.environments import batched_py_environment, suite_gymnasium
 
@@ -92,26 +148,37 @@ def build_policy(kind: str, env: Any, hidden: Sequence[int], seed: int) -> Any:
 
 
 def collect(args: argparse.Namespace) -> dict[str, Any]:
-    from tfdrive.drivers.py_driver import PyDriver
-    from tfdrive.metrics import py_metrics
+    # Set-up (imports, envs, the policy's graph) runs with stderr quiet:
+    # TensorFlow's C++ start-up logs would read as errors.
+    with _quiet_stderr():
+        from tfdrive.drivers.progress import ProgressBar
+        from tfdrive.drivers.py_driver import PyDriver
+        from tfdrive.metrics import py_metrics
 
-    env = build_env(args.env, args.num_envs, args.backend, args.seed)
-    policy = build_policy(args.policy, env, args.hidden, args.seed)
-    metrics = [
-        py_metrics.AverageReturnMetric(buffer_size=100),
-        py_metrics.AverageEpisodeLengthMetric(buffer_size=100),
-        py_metrics.NumberOfEpisodes(),
-        py_metrics.EnvironmentSteps(),
-    ]
-    driver = PyDriver(env, policy, metrics, max_steps=args.steps, progress=not args.quiet)
-    time_step = env.reset()
-    policy_state = policy.get_initial_state(env.batch_size or 1)
-    # One short run first builds the policy's graph, so that the timed run
-    # measures collection; a reset after it lets the metrics see whole episodes.
-    PyDriver(env, policy, [], max_steps=env.batch_size or 1).run(time_step, policy_state)
-    time_step = env.reset()
+        env = build_env(args.env, args.num_envs, args.backend, args.seed)
+        policy = build_policy(args.policy, env, args.hidden, args.seed)
+        metrics = [
+            py_metrics.AverageReturnMetric(buffer_size=100),
+            py_metrics.AverageEpisodeLengthMetric(buffer_size=100),
+            py_metrics.NumberOfEpisodes(),
+            py_metrics.EnvironmentSteps(),
+        ]
+        time_step = env.reset()
+        policy_state = policy.get_initial_state(env.batch_size or 1)
+        # One short run first builds the policy's graph, so that the timed run
+        # measures collection; a reset after it lets the metrics see whole episodes.
+        PyDriver(env, policy, [], max_steps=env.batch_size or 1).run(time_step, policy_state)
+        time_step = env.reset()
+    bar = None if args.quiet else ProgressBar(total=args.steps)
+    # The bar counts finished episodes as the summary does (NumberOfEpisodes).
+    progress = bar and (lambda steps, _episodes: bar(steps, int(metrics[2].result())))
+    driver = PyDriver(env, policy, metrics, max_steps=args.steps, progress=progress or False)
     start = time.perf_counter()
-    driver.run(time_step, policy_state)
+    try:
+        driver.run(time_step, policy_state)
+    finally:
+        if bar is not None:
+            bar.close()
     seconds = time.perf_counter() - start
     stats = driver.last_run_stats
     result = {
@@ -139,42 +206,85 @@ def _print_collect(result: dict[str, Any]) -> None:
     print(f"  env steps/s:          {result['env_steps_per_s']:>14,.0f}")
     print(f"  policy calls/s:       {result['policy_calls_per_s']:>14,.0f}")
     print(f"  episodes finished:    {result['episodes']:>14,}")
+    if result["episodes"] == 0:
+        print("  no episode finished: no mean return or length (collect more --steps)")
+        return
     print(f"  mean episode return:  {result['mean_return']:>14.2f}  (last 100 episodes)")
     print(f"  mean episode length:  {result['mean_episode_length']:>14.2f}  (last 100 episodes)")
 
 
 def parser() -> argparse.ArgumentParser:
+    from tfdrive.environments.native import NAMES
+
     p = argparse.ArgumentParser(prog="tfdrive", description=__doc__.split("\n\n")[0])
+    p.add_argument("--version", action="version", version=f"tfdrive {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("collect", help="collect experience and report throughput and returns")
-    c.add_argument("--env", default="CartPole-v1", help="environment id (default CartPole-v1)")
+    c.add_argument(
+        "--env",
+        default="CartPole-v1",
+        help=f"environment id (default CartPole-v1); native: {', '.join(NAMES)}; "
+        "any Gymnasium id with --backend gymnasium",
+    )
     c.add_argument("--num-envs", type=_positive, default=256, help="batch size (default 256)")
-    c.add_argument("--steps", type=_positive, default=1_000_000, help="env steps (default 1e6)")
-    c.add_argument("--policy", choices=("ppo", "random"), default="ppo")
+    c.add_argument(
+        "--steps", type=_positive, default=1_000_000, help="env steps (default 1e6 = 1000000)"
+    )
+    c.add_argument(
+        "--policy",
+        choices=("ppo", "random"),
+        default="ppo",
+        help="ppo: an (untrained) PPO actor-critic run as one TF graph; random: uniform "
+        "actions (default ppo)",
+    )
     c.add_argument("--hidden", type=_hidden, default=(64, 64), help="PPO layer sizes (64,64)")
-    c.add_argument("--backend", choices=("native", "gymnasium"), default="native")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument(
+        "--backend",
+        choices=("native", "gymnasium"),
+        default="native",
+        help="native: tfdrive's Rust envs; gymnasium: Gymnasium envs batched by tfdrive "
+        "(default native)",
+    )
+    c.add_argument("--seed", type=_seed, default=0, help="seeds envs and policy (default 0)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     b = sub.add_parser("bench", help="run the benchmark suite side by side")
     b.add_argument("--quick", action="store_true", help="fewer sizes and repeats (minutes)")
     b.add_argument("--out", default="bench-results", help="directory for JSON and plots")
+    b.add_argument(
+        "--envpool-python",
+        default=None,
+        help="a Python with EnvPool installed, for the EnvPool column (default $ENVPOOL_PYTHON)",
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if args.command == "collect":
-        result = collect(args)
-        if args.json:
-            print(json.dumps(result, indent=2))
-        else:
-            _print_collect(result)
-        return 0
-    from tfdrive.benchmarks import suite
+    try:
+        if args.command == "collect":
+            result = collect(args)
+            if args.json:
+                print(json.dumps(result, indent=2))
+            else:
+                _print_collect(result)
+            return 0
+        from tfdrive.benchmarks import suite
 
-    return suite.main(quick=args.quick, out=args.out)
+        return suite.main(quick=args.quick, out=args.out, envpool_python=args.envpool_python)
+    except KeyboardInterrupt:
+        print("tfdrive: interrupted", file=sys.stderr)
+        return 130
+    except _USER_ERRORS + _gymnasium_errors() as e:
+        print(f"tfdrive {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _gymnasium_errors() -> tuple[type[BaseException], ...]:
+    """Gymnasium's own errors (an unknown id, ...), where Gymnasium is loaded."""
+    gymnasium = sys.modules.get("gymnasium")
+    return (gymnasium.error.Error,) if gymnasium is not None else ()
 
 
 if __name__ == "__main__":

@@ -13,9 +13,8 @@ about `seconds` after two warm-up steps. Variants:
 - `envpool`: EnvPool's CartPole-v1 (`env_type='gymnasium'`, synchronous,
   `num_threads=T`); EnvPool has no wheel in tfdrive's venvs, so it runs in a
   worker process from the Python given by `envpool_python` /
-  `--envpool-python` (default `$ENVPOOL_PYTHON`, else
-  `/work/venvs/envpool-bench/bin/python` if it exists), kept alive for the
-  whole run and timed inside the worker; skipped (one line on stderr) if
+  `--envpool-python` (default `$ENVPOOL_PYTHON`), kept alive for the whole
+  run and timed inside the worker; skipped (one line on stderr) if
   unavailable;
 - `gym sync`: `gymnasium.vector.SyncVectorEnv` of `gymnasium.make`d envs;
 - `gym vector`: Gymnasium's numpy-vectorized `CartPoleVectorEnv`.
@@ -43,8 +42,6 @@ from typing import Any
 import numpy as np
 
 from tfdrive.benchmarks import common
-
-DEFAULT_ENVPOOL_PYTHON = "/work/venvs/envpool-bench/bin/python"
 
 # The EnvPool worker: reads "num_envs num_threads seconds" lines, answers a JSON line.
 _ENVPOOL_WORKER = r"""
@@ -116,8 +113,6 @@ class EnvPoolWorker:
 def _resolve_envpool_python(envpool_python: str | None) -> str | None:
     if envpool_python is None:
         envpool_python = os.environ.get("ENVPOOL_PYTHON")
-    if envpool_python is None and Path(DEFAULT_ENVPOOL_PYTHON).exists():
-        envpool_python = DEFAULT_ENVPOOL_PYTHON
     return envpool_python
 
 
@@ -292,7 +287,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--envpool-python",
         default=None,
-        help=f"default: $ENVPOOL_PYTHON, else {DEFAULT_ENVPOOL_PYTHON} if it exists",
+        help="default: $ENVPOOL_PYTHON",
     )
     parser.add_argument("--sync-max", type=int, default=4096)
     parser.add_argument("--out", default="bench-results")

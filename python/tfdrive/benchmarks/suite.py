@@ -31,7 +31,7 @@ def _section(report: list[str], result: dict[str, Any]) -> None:
     report.append(text)
 
 
-def main(quick: bool = False, out: str = "bench-results") -> int:
+def main(quick: bool = False, out: str = "bench-results", envpool_python: str | None = None) -> int:
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -48,6 +48,7 @@ def main(quick: bool = False, out: str = "bench-results") -> int:
         sizes=(1, 256, 4096) if quick else (1, 256, 4096, 65536),
         seconds=0.2 if quick else 0.5,
         repeats=repeats,
+        envpool_python=envpool_python,
     )
     _section(report, stepping)
     results["env_stepping"] = stepping

@@ -39,4 +39,9 @@ class ProgressBar:
         self._bar.set_postfix(episodes=num_episodes, refresh=False)
 
     def close(self) -> None:
+        # A batched run overshoots its step limit by up to a batch: the last
+        # frame then shows the count reached as 100%, not a bare count.
+        if self._bar.total is not None and self._bar.n > self._bar.total:
+            self._bar.total = self._bar.n
+            self._bar.refresh()
         self._bar.close()
