@@ -68,6 +68,13 @@ def _as_last(time_step: Any) -> Any:
     return time_step._replace(step_type=np.full_like(step_type, ts.StepType.LAST))
 
 
+def _outer_dims(env: Any) -> tuple:
+    """``(B,)`` for a batched ``env``, ``()`` otherwise (and for stand-ins without batching)."""
+    if getattr(env, "batched", False) is True and isinstance(env.batch_size, (int, np.integer)):
+        return (int(env.batch_size),)
+    return ()
+
+
 def _is_bounded(spec: Any) -> bool:
     """Whether ``spec`` is a bounded array spec (any library's: checked by structure)."""
     return hasattr(spec, "minimum") and hasattr(spec, "maximum")
@@ -238,7 +245,8 @@ class FixedLength(PyEnvironmentBaseWrapper):
             if self._episode_ended:
                 return time_step
             self._episode_ended = True
-            return time_step._replace(discount=0.0, reward=0.0 * time_step.reward)
+            discount = np.zeros_like(time_step.discount) if self.batched else 0.0
+            return time_step._replace(discount=discount, reward=0.0 * time_step.reward)
         time_step = self._env.step(action)
         self._num_steps += 1
         if self._num_steps >= self._fix_length:
@@ -402,9 +410,9 @@ class FlattenActionWrapper(PyEnvironmentBaseWrapper):
         start = 0
         for spec in self._flat_action_spec:
             end = start + _leading_size(spec)
-            part = action[start:end]
+            part = np.asarray(action)[..., start:end]  # A batched env's actions are [B, N].
             if not len(spec.shape):
-                part = part[0]
+                part = part[..., 0]
             parts.append(np.array(part, spec.dtype))
             start = end
         return self._env.step(nest.pack_sequence_as(self._original_action_spec, parts))
@@ -452,10 +460,19 @@ class ObservationFilterWrapper(PyEnvironmentBaseWrapper):
                 name, "idx", observation_spec, idx, "one of the indexes is out of bounds"
             )
         self._idx = indexes
-        self._observation_spec = observation_spec.replace(shape=indexes.shape)
+        if _is_bounded(observation_spec) and np.ndim(observation_spec.minimum) > 0:
+            # Per-entry bounds are filtered like the observation.
+            self._observation_spec = observation_spec.replace(
+                shape=indexes.shape,
+                minimum=np.broadcast_to(observation_spec.minimum, observation_spec.shape)[indexes],
+                maximum=np.broadcast_to(observation_spec.maximum, observation_spec.shape)[indexes],
+            )
+        else:
+            self._observation_spec = observation_spec.replace(shape=indexes.shape)
 
     def _filtered(self, time_step: Any) -> Any:
-        return time_step._replace(observation=np.array(time_step.observation)[self._idx])
+        # The last axis: the observation's own (a batched env adds a leading B).
+        return time_step._replace(observation=np.array(time_step.observation)[..., self._idx])
 
     def _step(self, action: Any) -> Any:
         return self._filtered(self._env.step(action))
@@ -591,13 +608,16 @@ class ActionDiscretizeWrapper(PyEnvironmentBaseWrapper):
     def _map_actions(self, action: Any, action_map: list) -> np.ndarray:
         """The continuous action of the discrete ``action`` (per ``action_map``)."""
         action = np.asarray(action)
-        if action.shape != self._discrete_spec.shape:
+        outer_dims = _outer_dims(self._env)
+        expected_shape = outer_dims + tuple(self._discrete_spec.shape)
+        if action.shape != expected_shape:
             raise ValueError(
                 f"Received action with incorrect shape. Got {action.shape}, expected "
-                f"{self._discrete_spec.shape} (action spec {self._discrete_spec!r})"
+                f"{expected_shape} (action spec {self._discrete_spec!r})"
             )
-        values = [action_map[i][a] for i, a in enumerate(action.flatten())]
-        return np.reshape(values, self._original_spec.shape)
+        entries = action.reshape(outer_dims + (-1,))
+        values = np.stack([action_map[i][entries[..., i]] for i in range(entries.shape[-1])], -1)
+        return np.reshape(values, outer_dims + tuple(self._original_spec.shape))
 
     def _step(self, action: Any) -> Any:
         continuous = self._map_actions(action, self._action_map)
@@ -839,14 +859,20 @@ class HistoryWrapper(PyEnvironmentBaseWrapper):
         return self._observation_spec
 
     def _zeros_from_spec(self, spec: Any) -> Any:
-        return nest.map_structure(lambda s: np.zeros(s.shape, dtype=s.dtype), spec)
+        outer_dims = _outer_dims(self._env)
+        return nest.map_structure(lambda s: np.zeros(outer_dims + tuple(s.shape), s.dtype), spec)
+
+    def _stacked(self, history: collections.deque) -> Any:
+        """The nests of ``history`` stacked leaf-wise on the history axis (after ``B``)."""
+        axis = len(_outer_dims(self._env))
+        return nest.map_structure(lambda *xs: np.stack(xs, axis=axis), *history)
 
     def _add_history(self, time_step: Any, action: Any) -> Any:
         self._observation_history.append(time_step.observation)
         self._action_history.append(action)
-        observations = nest_utils.stack_nested_arrays(list(self._observation_history))
+        observations = self._stacked(self._observation_history)
         if self._include_actions:
-            actions = nest_utils.stack_nested_arrays(list(self._action_history))
+            actions = self._stacked(self._action_history)
             return time_step._replace(observation={"observation": observations, "action": actions})
         return time_step._replace(observation=observations)
 
@@ -908,8 +934,12 @@ class OneHotActionWrapper(PyEnvironmentBaseWrapper):
         return self._one_hot_action_spec
 
     def _step(self, action: Any) -> Any:
+        outer_dims = _outer_dims(self._env)
+
         def from_one_hot(value: Any, one_hot_spec: Any, spec: Any) -> Any:
-            if value.shape != one_hot_spec.shape or value.dtype != one_hot_spec.dtype:
+            value = np.asarray(value)
+            expected_shape = outer_dims + tuple(one_hot_spec.shape)
+            if value.shape != expected_shape or value.dtype != one_hot_spec.dtype:
                 raise ValueError(
                     "Action shape/dtype different from its definition in the inner_spec. "
                     f"Action: {value}. Inner_spec: {spec}."
@@ -937,6 +967,15 @@ class ExtraDisabledActionsWrapper(PyEnvironmentBaseWrapper):
     def __init__(self, env: Any, num_extra_actions: int, handle_auto_reset: bool = False):
         super().__init__(env, handle_auto_reset)
         original = env.action_spec()
+        if (
+            nest.is_nested(original)
+            or not _is_bounded(original)
+            or not np.issubdtype(original.dtype, np.integer)
+        ):
+            raise _spec_error(
+                "ExtraDisabledActionsWrapper", "num_extra_actions", original, num_extra_actions,
+                "the action spec must be a single bounded integer spec",
+            )  # fmt: skip
         array_spec_cls, bounded_spec_cls = _spec_classes(original)
         self._action_spec = bounded_spec_cls(
             shape=original.shape,
