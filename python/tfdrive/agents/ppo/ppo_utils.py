@@ -115,10 +115,11 @@ def distribution_from_spec(
 
 
 def _tensor_parameters(distribution: Any) -> dict:
-    """The tensor-valued parameters of a distribution; nested ones as dicts."""
+    """The tensor-valued parameters of a distribution; nested distributions and
+    bijectors (e.g. of a `TransformedDistribution`) as dicts of theirs."""
     parameters = {}
     for key, value in distribution.parameters.items():
-        if isinstance(value, tfp.distributions.Distribution):
+        if isinstance(value, (tfp.distributions.Distribution, tfp.bijectors.Bijector)):
             nested = _tensor_parameters(value)
             if nested:
                 parameters[key] = nested
