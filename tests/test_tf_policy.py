@@ -480,3 +480,18 @@ def test_random_tf_policy_log_probability_of_wide_and_unbounded_specs():
     np.testing.assert_allclose(wide_lp.numpy(), np.full(2, -64 * np.log(2.0)), rtol=1e-6)
     expected = -np.log(np.float64(np.finfo(np.float32).max) / 4)
     np.testing.assert_allclose(unbounded_lp.numpy(), np.full(2, expected), rtol=1e-6)
+
+
+def test_registered_with_tf_agents_tf_policy_abc_when_loaded(monkeypatch):
+    import abc
+    import sys
+    import types
+
+    class ForeignTFPolicy(metaclass=abc.ABCMeta):  # noqa: B024 - no abstract methods, as theirs
+        """Stands in for TF-Agents' `TFPolicy` (an ABC)."""
+
+    module = types.ModuleType("tf_agents.policies.tf_policy")
+    module.TFPolicy = ForeignTFPolicy
+    monkeypatch.setitem(sys.modules, "tf_agents.policies.tf_policy", module)
+    monkeypatch.setattr(tf_policy, "_registered_with_tf_agents", False)
+    assert isinstance(CategoricalPolicy(), ForeignTFPolicy)

@@ -84,3 +84,25 @@ def test_ppo_with_a_non_legacy_tf_agents_network_matches_tf_agents():
         ours_info,
         theirs_info,
     )
+
+
+def test_tf_agents_policy_saver_accepts_a_tfdrive_policy(tmp_path):
+    from tf_agents.networks import actor_distribution_network as tfa_adn
+    from tf_agents.policies import policy_saver as tfa_policy_saver
+    from tf_agents.policies import tf_policy as tfa_tf_policy
+
+    spec = tfa_tensor_spec.BoundedTensorSpec((), tf.int64, 0, 2)
+    policy = ppo_policy.PPOPolicy(
+        tfa_ts.time_step_spec(OBS),
+        spec,
+        tfa_adn.ActorDistributionNetwork(OBS, spec, fc_layer_params=(4,)),
+        tfa_vn.ValueNetwork(OBS, fc_layer_params=(4,)),
+    )
+    assert isinstance(policy, tfa_tf_policy.TFPolicy)
+    tfa_policy_saver.PolicySaver(policy, batch_size=None).save(str(tmp_path))
+    loaded = tf.saved_model.load(str(tmp_path))
+    time_step = tfa_ts.restart(tf.constant([[1.0, 2.0], [0.0, -1.0]]), batch_size=2)
+    step = loaded.action(time_step)
+    assert step.action.shape == (2,) and sorted(step.info) == ["dist_params", "value_prediction"]
+    expected = policy.distribution(time_step).info["value_prediction"]
+    np.testing.assert_allclose(step.info["value_prediction"].numpy(), expected.numpy(), rtol=1e-6)

@@ -13,6 +13,7 @@ fields), so TF-Agents' `TimeStep` and `PolicyStep` work as well as tfdrive's.
 from __future__ import annotations
 
 import abc
+import sys
 from typing import Any, Callable, Sequence
 
 import tensorflow as tf
@@ -85,6 +86,27 @@ def _sample(distribution: Any, seed: Any) -> Any:
     return to_one_hot(sample) if to_one_hot is not None else sample
 
 
+def _register_with_tf_agents() -> None:
+    """Makes tfdrive policies pass TF-Agents' ``isinstance(x, TFPolicy)`` checks.
+
+    TF-Agents' `TFPolicy` is an ABC, and some of its tools (`PolicySaver`,
+    `PyTFPolicy`) accept policies by ``isinstance``. When TF-Agents' module is
+    loaded, tfdrive's `TFPolicy` is registered as a virtual subclass of its
+    own; TF-Agents is never imported here.
+    """
+    global _registered_with_tf_agents
+    if _registered_with_tf_agents:
+        return
+    tfa_tf_policy = sys.modules.get("tf_agents.policies.tf_policy")
+    if tfa_tf_policy is None:
+        return
+    tfa_tf_policy.TFPolicy.register(TFPolicy)
+    _registered_with_tf_agents = True
+
+
+_registered_with_tf_agents = False
+
+
 class TFPolicy(tf.Module, metaclass=abc.ABCMeta):
     """Base class of TensorFlow policies (a `tf.Module`).
 
@@ -139,6 +161,7 @@ class TFPolicy(tf.Module, metaclass=abc.ABCMeta):
         name: str | None = None,
     ):
         super().__init__(name=name)
+        _register_with_tf_agents()
         assert_members_are_not_overridden(TFPolicy, self)
         if not is_time_step(time_step_spec):
             raise ValueError(
