@@ -79,6 +79,11 @@ class BatchedPyEnvironment(py_environment.PyEnvironment):
       multithreading: accepted for TF-Agents compatibility; the Rust core steps
         the (GIL-bound) Python envs one after another on the calling thread.
 
+    One env's time steps are given a batch dimension as they are, and envs
+    with nested rewards or discounts are stacked leaf by leaf in Python, as
+    TF-Agents does; otherwise the Rust core stacks the time steps and checks
+    each against the spec (shapes, step types), naming the env at fault.
+
     Raises:
       ValueError: if ``envs`` is not a list or tuple, is empty, contains a
         batched env, or if the specs differ.
@@ -108,10 +113,21 @@ class BatchedPyEnvironment(py_environment.PyEnvironment):
                 "All environments must have the same time_step_spec.  Saw: "
                 f"{[env.time_step_spec() for env in envs]}"
             )
+        self._nested_actions = nest.is_nested(self._action_spec)
         spec = self._time_step_spec
-        for field in ("step_type", "reward", "discount"):
-            if nest.is_nested(getattr(spec, field)):
-                raise NotImplementedError(f"BatchedPyEnvironment needs a single-array {field} spec")
+        # As TF-Agents: one env's time steps get a batch dimension as they are,
+        # and nested rewards or discounts are stacked leaf by leaf, in Python.
+        # Everything else is stacked by the Rust core, checked against the spec.
+        nested_fields = any(
+            nest.is_nested(getattr(spec, f)) for f in ("step_type", "reward", "discount")
+        )
+        self._core = None
+        if self._num_envs > 1 and not nested_fields:
+            self._core = self._make_core(envs, spec)
+        super().__init__()
+
+    @staticmethod
+    def _make_core(envs: Sequence[py_environment.PyEnvironment], spec: ts.TimeStep) -> Any:
         obs_leaves = nest.flatten(spec.observation)
         names = (
             ["observation"]
@@ -128,7 +144,7 @@ class BatchedPyEnvironment(py_environment.PyEnvironment):
         ]
         nested_obs = nest.is_nested(spec.observation)
         fast = _gymnasium_fast_path(envs)
-        self._core = _core.PyEnvBatch(
+        return _core.PyEnvBatch(
             list(envs),
             leaf_specs,
             flatten_observation=nest.flatten if nested_obs else None,
@@ -136,8 +152,6 @@ class BatchedPyEnvironment(py_environment.PyEnvironment):
             discount=float(envs[0]._discount) if fast else 1.0,
             discrete=bool(envs[0]._action_is_discrete) if fast else False,
         )
-        self._nested_actions = nest.is_nested(self._action_spec)
-        super().__init__()
 
     @property
     def batched(self) -> bool:
@@ -176,13 +190,15 @@ class BatchedPyEnvironment(py_environment.PyEnvironment):
 
     def get_info(self) -> Any:
         """The sub-environments' infos, stacked leaf-wise into ``[B, ...]`` arrays."""
-        infos = self._core.infos()
+        infos = self._core.infos() if self._core is not None else None
         if infos is None:
             infos = [env.get_info() for env in self._envs]
         return nest_utils.stack_nested_arrays(infos)
 
     def _reset(self) -> ts.TimeStep:
         """Resets every sub-environment; returns their stacked ``FIRST`` time steps."""
+        if self._core is None:
+            return nest_utils.stack_nested_arrays([env.reset() for env in self._envs])
         return self._pack(self._core.reset())
 
     def _step(self, actions: Any) -> ts.TimeStep:
@@ -191,6 +207,12 @@ class BatchedPyEnvironment(py_environment.PyEnvironment):
         Raises:
           ValueError: if the actions' leading dimension is not ``batch_size``.
         """
+        if self._core is None:
+            if self._num_envs == 1:
+                action = nest_utils.unbatch_nested_array(actions)
+                return nest_utils.batch_nested_array(self._envs[0].step(action))
+            steps = [env.step(a) for env, a in zip(self._envs, unstack_actions(actions))]
+            return nest_utils.stack_nested_arrays(steps)
         if self._nested_actions:
             actions = unstack_actions(actions)
         return self._pack(self._core.step(actions))

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from tfdrive._interop import ensure_registered, register_with_tf_agents
 from tfdrive.specs import array_spec
 from tfdrive.trajectories import time_step as ts
 
@@ -81,6 +82,7 @@ class PyEnvironment(abc.ABC):
     """
 
     def __init__(self, handle_auto_reset: bool = False):
+        ensure_registered()
         self._handle_auto_reset = handle_auto_reset
         self._current_time_step: ts.TimeStep | None = None
         _check_final_members(PyEnvironment, self)
@@ -253,3 +255,6 @@ class PyEnvironment(abc.ABC):
     @abc.abstractmethod
     def _reset(self) -> ts.TimeStep:
         """Starts a new episode and returns its ``FIRST`` ``TimeStep`` (see ``reset``)."""
+
+
+register_with_tf_agents(PyEnvironment, "tf_agents.environments.py_environment", "PyEnvironment")

@@ -19,6 +19,8 @@ from __future__ import annotations
 import abc
 from typing import Any
 
+from tfdrive._interop import ensure_registered, register_with_tf_agents
+
 __all__ = ["TFEnvironment"]
 
 
@@ -33,6 +35,7 @@ class TFEnvironment(abc.ABC):
     """
 
     def __init__(self, time_step_spec: Any = None, action_spec: Any = None, batch_size: int = 1):
+        ensure_registered()
         self._time_step_spec = time_step_spec
         self._action_spec = action_spec
         self._batch_size = batch_size
@@ -99,3 +102,6 @@ class TFEnvironment(abc.ABC):
     @abc.abstractmethod
     def _step(self, action: Any) -> Any:
         """Applies ``action`` and returns the next ``TimeStep``."""
+
+
+register_with_tf_agents(TFEnvironment, "tf_agents.environments.tf_environment", "TFEnvironment")

@@ -41,6 +41,7 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfdrive._interop import ensure_registered, register_with_tf_agents
 from tfdrive._keras import is_keras3_object, keras
 from tfdrive.specs import tensor_spec
 from tfdrive.specs.distribution_spec import DistributionSpec
@@ -104,29 +105,6 @@ def check_not_keras3(obj: Any, argument: str) -> None:
         raise TypeError(_keras3_message(f"An entry of `{argument}`", obj))
 
 
-_registered_with_tf_agents = False
-
-
-def _register_with_tf_agents() -> None:
-    """Makes tfdrive networks pass TF-Agents' ``isinstance(x, Network)`` checks.
-
-    TF-Agents' `Network` classes are ABCs, and its containers and policies
-    (``Sequential``, ``ActorPolicy``, ...) tell networks from plain Keras
-    layers by ``isinstance``. When TF-Agents is loaded, tfdrive's classes are
-    registered as virtual subclasses of its own. TF-Agents is never imported
-    here.
-    """
-    global _registered_with_tf_agents
-    if _registered_with_tf_agents:
-        return
-    tfa_network = sys.modules.get("tf_agents.networks.network")
-    if tfa_network is None:
-        return
-    tfa_network.Network.register(Network)
-    tfa_network.DistributionNetwork.register(DistributionNetwork)
-    _registered_with_tf_agents = True
-
-
 def _capture_init_arguments(init):
     """Wraps a subclass `__init__` so the instance remembers its arguments for `copy`."""
     signature = inspect.signature(init)
@@ -187,7 +165,7 @@ class Network(keras.layers.Layer):
     def __init__(
         self, input_tensor_spec: Any = None, state_spec: Any = (), name: str | None = None
     ):
-        _register_with_tf_agents()
+        ensure_registered()
         # No autocast: it would change bfloat16 inputs and break the spec checks.
         super().__init__(name=name, autocast=False)
         self._is_graph_network = False
@@ -443,6 +421,10 @@ class DistributionNetwork(Network):
     @property
     def output_spec(self) -> Any:
         return self._output_spec
+
+
+register_with_tf_agents(Network, "tf_agents.networks.network", "Network")
+register_with_tf_agents(DistributionNetwork, "tf_agents.networks.network", "DistributionNetwork")
 
 
 def _as_checked_values(values: Any, specs: Any) -> Any:

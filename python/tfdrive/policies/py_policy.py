@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from tfdrive._interop import ensure_registered, register_with_tf_agents
 from tfdrive.trajectories import policy_step, trajectory
 from tfdrive.utils import nest
 
@@ -97,6 +98,7 @@ class PyPolicy(abc.ABC):
         info_spec: Any = (),
         observation_and_action_constraint_splitter: Callable[[Any], Any] | None = None,
     ):
+        ensure_registered()
         assert_members_are_not_overridden(PyPolicy, self)
         self._time_step_spec = to_array_spec_nest(time_step_spec)
         self._action_spec = to_array_spec_nest(action_spec)
@@ -195,3 +197,6 @@ class PyPolicy(abc.ABC):
             return np.zeros(shape, spec.dtype)
 
         return nest.map_structure(zeros, self._policy_state_spec)
+
+
+register_with_tf_agents(PyPolicy, "tf_agents.policies.py_policy", "PyPolicy")
