@@ -135,9 +135,18 @@ MODULES: dict[str, str] = {
 # absl flags (FLAGS.test_tmpdir, ...) are read by tf.test; pytest never parses
 # them, so the copied suite gets a conftest that does.
 CONFTEST = """\
+import importlib.util
+import os
 import sys
+
 from absl import flags
+from absl.testing import absltest  # noqa: F401  (defines --test_srcdir)
+
 flags.FLAGS(sys.argv[:1], known_only=True)
+# test_utils.test_src_dir_path() joins test_srcdir, 'tf_agents' and a path:
+# the wheel's own data files (gin configs) are found from site-packages.
+_spec = importlib.util.find_spec("tf_agents")
+flags.FLAGS.test_srcdir = os.path.dirname(list(_spec.submodule_search_locations)[0])
 """
 
 _FROM_IMPORT = re.compile(r"^(\s*)from (tf_agents(?:\.\w+)*) import (.+)$", re.M)
