@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from tfdrive import _gin
+from tfdrive._interop import register_with_tf_agents
 from tfdrive.environments import py_environment
 from tfdrive.specs import array_spec
 from tfdrive.trajectories import time_step as ts
@@ -1009,3 +1010,9 @@ class ExtraDisabledActionsWrapper(PyEnvironmentBaseWrapper):
 
     def _reset(self) -> Any:
         return self._with_mask(self._env.reset())
+
+
+# TF-Agents' own code and tests check wrappers with isinstance (e.g. a
+# suite's TimeLimit): each tfdrive wrapper passes for TF-Agents' namesake.
+for _name in __all__:
+    register_with_tf_agents(globals()[_name], "tf_agents.environments.wrappers", _name)
