@@ -16,6 +16,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from tfdrive._interop import ensure_registered, register_with_tf_agents
 from tfdrive.agents import data_converter
 from tfdrive.specs import tensor_spec
 from tfdrive.trajectories import time_step as ts
@@ -88,6 +89,7 @@ class TFAgent(tf.Module, metaclass=abc.ABCMeta):
         enable_summaries: bool = True,
         train_step_counter: tf.Variable | None = None,
     ):
+        ensure_registered()
         common.check_tf1_allowed()
         common.tf_agents_gauge.get_cell("TFAgent").set(True)
         common.tf_agents_gauge.get_cell(str(type(self))).set(True)
@@ -334,3 +336,7 @@ class TFAgent(tf.Module, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def _train(self, experience: Any, weights: Any) -> LossInfo:
         """Subclass hook of `train`: one update; increments `train_step_counter` once."""
+
+
+# TF-Agents' `TFAgent` is an ABC: tfdrive's agents pass its `isinstance` checks.
+register_with_tf_agents(TFAgent, "tf_agents.agents.tf_agent", "TFAgent")
