@@ -481,7 +481,10 @@ def _call_arguments(parameters, positional: tuple, named: dict) -> tuple[dict, t
     """Maps a call's arguments onto `call`'s parameters by name, filling defaults.
 
     Positional values bind, in order, to the positional parameters not given
-    by name; those left over (for a ``*args`` parameter) are returned apart.
+    by name. Those left over go to a ``*args`` parameter if `call` has one,
+    and are dropped otherwise, as TF-Agents' ``getcallargs`` binding does
+    (``net(obs, step_type, network_state=s)`` on a `call` without
+    ``step_type``).
     """
     kwargs = dict(named)
     free = [
@@ -493,7 +496,8 @@ def _call_arguments(parameters, positional: tuple, named: dict) -> tuple[dict, t
     for p in parameters.values():
         if p.default is not p.empty and p.name not in kwargs:
             kwargs[p.name] = p.default
-    return kwargs, tuple(positional[len(free) :])
+    takes_varargs = any(p.kind is p.VAR_POSITIONAL for p in parameters.values())
+    return kwargs, tuple(positional[len(free) :]) if takes_varargs else ()
 
 
 class Params:
