@@ -93,3 +93,18 @@ def test_tf_metrics_values_on_a_batch():
     assert float(length.result()) == 1.0
     assert (int(steps.result()), int(episodes.result())) == (2, 1)
     assert float(tf_metrics.MaxReturnMetric().result()) == np.finfo(np.float32).min
+
+
+def test_tf_metric_summaries_are_written(tmp_path):
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    average, steps = tf_metrics.AverageReturnMetric(), tf_metrics.EnvironmentSteps()
+    histogram = tf_metrics.ChosenActionHistogram()
+    histogram(trajectory.Trajectory(*[tf.constant([1, 2, 2])] * 7))
+    with writer.as_default():
+        assert (
+            len(average.tf_summaries(train_step=tf.constant(3, tf.int64), step_metrics=[steps]))
+            == 2
+        )
+        assert len(histogram.tf_summaries(train_step=tf.constant(3, tf.int64))) == 1
+    writer.flush()
+    assert list(tmp_path.glob("events.out.tfevents.*"))
