@@ -493,5 +493,9 @@ def test_registered_with_tf_agents_tf_policy_abc_when_loaded(monkeypatch):
     module = types.ModuleType("tf_agents.policies.tf_policy")
     module.TFPolicy = ForeignTFPolicy
     monkeypatch.setitem(sys.modules, "tf_agents.policies.tf_policy", module)
-    monkeypatch.setattr(tf_policy, "_registered_with_tf_agents", False)
+    from tfdrive import _interop
+
+    pending = {tf_policy.TFPolicy: ("tf_agents.policies.tf_policy", "TFPolicy")}
+    monkeypatch.setattr(_interop, "_PENDING", pending)
     assert isinstance(CategoricalPolicy(), ForeignTFPolicy)
+    assert _interop._PENDING == {}

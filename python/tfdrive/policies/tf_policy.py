@@ -13,12 +13,12 @@ fields), so TF-Agents' `TimeStep` and `PolicyStep` work as well as tfdrive's.
 from __future__ import annotations
 
 import abc
-import sys
 from typing import Any, Callable, Sequence
 
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfdrive._interop import ensure_registered, register_with_tf_agents
 from tfdrive.policies.py_policy import assert_members_are_not_overridden
 from tfdrive.specs import tensor_spec
 from tfdrive.trajectories import policy_step, trajectory
@@ -86,27 +86,6 @@ def _sample(distribution: Any, seed: Any) -> Any:
     return to_one_hot(sample) if to_one_hot is not None else sample
 
 
-def _register_with_tf_agents() -> None:
-    """Makes tfdrive policies pass TF-Agents' ``isinstance(x, TFPolicy)`` checks.
-
-    TF-Agents' `TFPolicy` is an ABC, and some of its tools (`PolicySaver`,
-    `PyTFPolicy`) accept policies by ``isinstance``. When TF-Agents' module is
-    loaded, tfdrive's `TFPolicy` is registered as a virtual subclass of its
-    own; TF-Agents is never imported here.
-    """
-    global _registered_with_tf_agents
-    if _registered_with_tf_agents:
-        return
-    tfa_tf_policy = sys.modules.get("tf_agents.policies.tf_policy")
-    if tfa_tf_policy is None:
-        return
-    tfa_tf_policy.TFPolicy.register(TFPolicy)
-    _registered_with_tf_agents = True
-
-
-_registered_with_tf_agents = False
-
-
 class TFPolicy(tf.Module, metaclass=abc.ABCMeta):
     """Base class of TensorFlow policies (a `tf.Module`).
 
@@ -161,7 +140,7 @@ class TFPolicy(tf.Module, metaclass=abc.ABCMeta):
         name: str | None = None,
     ):
         super().__init__(name=name)
-        _register_with_tf_agents()
+        ensure_registered()
         assert_members_are_not_overridden(TFPolicy, self)
         if not is_time_step(time_step_spec):
             raise ValueError(
@@ -505,6 +484,10 @@ class TFPolicy(tf.Module, metaclass=abc.ABCMeta):
         return tensor_spec.zero_spec_nest(
             self._policy_state_spec, outer_dims=None if batch_size is None else [batch_size]
         )
+
+
+# TF-Agents' PolicySaver and PyTFPolicy accept policies by isinstance.
+register_with_tf_agents(TFPolicy, "tf_agents.policies.tf_policy", "TFPolicy")
 
 
 _UNTRACKED = frozenset(
