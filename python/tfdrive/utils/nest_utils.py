@@ -211,19 +211,32 @@ def fast_map_structure(func, *structure, **kwargs):
     return nest.pack_sequence_as(structure[0], [func(*x) for x in zip(*flats, strict=False)])
 
 
+def _unproxied(value):
+    """The object a `wrapt.ObjectProxy` wraps (TF's `_TupleWrapper` of a tracked
+    tuple is one), else `value`; wrapt is only looked at if already imported."""
+    wrapt = sys.modules.get("wrapt")
+    if wrapt is not None and isinstance(value, wrapt.ObjectProxy):
+        return value.__wrapped__
+    return value
+
+
 def prune_extra_keys(narrow, wide):
     """Drops from mappings in `wide` the keys absent from `narrow`, recursively.
 
     Where the two disagree (types, lengths, a key of `narrow` missing in
     `wide`), that part of `wide` is returned unchanged; `narrow == ()` gives
-    `()`. Mappings keep `narrow`'s key order and `wide`'s type.
+    `()`. Mappings keep `narrow`'s key order and `wide`'s type. Objects that
+    `wrapt` proxies (tracked tuples of `tf.Module`s) count as what they wrap.
     """
-    if isinstance(narrow, tuple) and not narrow and type(narrow) is tuple:
+    narrow_raw = _unproxied(narrow)
+    if isinstance(narrow_raw, tuple) and not narrow_raw and type(narrow_raw) is tuple:
         return narrow
+    if _unproxied(wide) is not wide:
+        return type(wide)(prune_extra_keys(narrow, wide.__wrapped__))
     if (
-        type(narrow) is not type(wide)
-        and not (isinstance(narrow, list) and isinstance(wide, list))
-        and not (isinstance(narrow, _abc.Mapping) and isinstance(wide, _abc.Mapping))
+        type(narrow_raw) is not type(wide)
+        and not (isinstance(narrow_raw, list) and isinstance(wide, list))
+        and not (isinstance(narrow_raw, _abc.Mapping) and isinstance(wide, _abc.Mapping))
     ):
         return wide
     if isinstance(narrow, _abc.Mapping):
