@@ -2,6 +2,7 @@
 
 import numpy as np
 import tensorflow as tf
+
 from driver_mocks import Recorder
 
 __all__ = ["Recorder", "assert_nest_equal"]
