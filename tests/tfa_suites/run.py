@@ -305,8 +305,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             runs = list(
-                pool.map(lambda n: run_module(n, args.setting, workdir, args.timeout), names)
+                pool.map(
+                    lambda n: run_module(n, args.setting, workdir / "first", args.timeout),
+                    names,
+                )
             )
+        # A module with an unexpected failure runs once more, alone: a test
+        # that fails only on a loaded machine (timing, memory) is not a
+        # regression of tfdrive's; one that fails twice is.
+        for i, run in enumerate(runs):
+            allowed = set(known.get(run["module"], []))
+            if any(o == "failed" and t not in allowed for t, o in run["results"].items()):
+                runs[i] = run_module(run["module"], args.setting, workdir / "again", args.timeout)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
