@@ -11,6 +11,7 @@ Under eager execution use `PyTFEagerPolicy` instead.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import tensorflow as tf
@@ -32,6 +33,19 @@ def _placeholders(spec_nest: Any, outer_dims: list) -> Any:
         return tf.compat.v1.placeholder(spec.dtype, shape, name=spec.name or "placeholder")
 
     return tf.nest.map_structure(placeholder, spec_nest)
+
+
+def _array_specs(policy: Any, specs: Any) -> Any:
+    """`specs` as array specs of `policy`'s library.
+
+    TF-Agents compares spec classes (its `ArraySpec.__eq__` is False for any
+    other class), so a TF-Agents policy gets TF-Agents' array specs; any other
+    policy gets tfdrive's.
+    """
+    tfa_tensor_spec = sys.modules.get("tf_agents.specs.tensor_spec")
+    if tfa_tensor_spec is not None and type(policy).__module__.startswith("tf_agents."):
+        return tfa_tensor_spec.to_array_spec(specs)
+    return tensor_spec.to_array_spec(specs)
 
 
 class PyTFPolicy(py_policy.PyPolicy):
@@ -62,8 +76,8 @@ class PyTFPolicy(py_policy.PyPolicy):
                 "effect. Pass the batch size to `initialize` instead."
             )
         super().__init__(
-            tensor_spec.to_array_spec(policy.time_step_spec),
-            tensor_spec.to_array_spec(policy.action_spec),
+            _array_specs(policy, policy.time_step_spec),
+            _array_specs(policy, policy.action_spec),
             policy_state_spec=(),
             info_spec=(),
         )
@@ -71,7 +85,7 @@ class PyTFPolicy(py_policy.PyPolicy):
         self.session = None
         # The policy's own state spec, set after the base class (which takes
         # `()`), as TF-Agents does.
-        self._policy_state_spec = tensor_spec.to_array_spec(policy.policy_state_spec)
+        self._policy_state_spec = _array_specs(policy, policy.policy_state_spec)
         self._batch_size: int | None = None
         self._batched: bool | None = None
         self._seed = seed
