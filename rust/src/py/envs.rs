@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyIndexError, PyKeyError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use super::error::Error;
+use super::error::{state_item, Error};
 use super::lookups::{numpy_asarray, time_step_class};
 use crate::envs::{self, Actions, Dtype, EnvError, Snapshot, StepOutput, VecEnv};
 
@@ -449,24 +449,25 @@ impl NativeVecEnv {
     /// Restores `__getstate__`'s dict. Raises KeyError for a missing key and
     /// ValueError (naming the field) for a state of another env.
     fn __setstate__(&mut self, state: &Bound<'_, PyDict>) -> PyResult<()> {
-        fn item<'py>(state: &Bound<'py, PyDict>, key: &str) -> PyResult<Bound<'py, PyAny>> {
-            state
-                .get_item(key)?
-                .ok_or_else(|| PyKeyError::new_err(format!("state has no {key:?}")))
-        }
-        let states: Vec<Vec<f64>> = item(state, "states")?.call_method0("tolist")?.extract()?;
+        let states: Vec<Vec<f64>> = state_item(state, "states")?
+            .call_method0("tolist")?
+            .extract()?;
         let state_size = states.first().map_or(0, Vec::len);
         let snapshot = Snapshot {
             states: states.into_iter().flatten().collect(),
             state_size,
-            elapsed: item(state, "elapsed")?.call_method0("tolist")?.extract()?,
-            needs_reset: item(state, "needs_reset")?
+            elapsed: state_item(state, "elapsed")?
                 .call_method0("tolist")?
                 .extract()?,
-            rng: item(state, "rng")?.call_method0("tolist")?.extract()?,
+            needs_reset: state_item(state, "needs_reset")?
+                .call_method0("tolist")?
+                .extract()?,
+            rng: state_item(state, "rng")?
+                .call_method0("tolist")?
+                .extract()?,
         };
         self.env.restore(&snapshot).map_err(PyValueError::new_err)?;
-        let current = item(state, "current")?;
+        let current = state_item(state, "current")?;
         self.current = if current.is_none() {
             None
         } else {

@@ -117,3 +117,15 @@ pub(crate) fn in_use(what: &'static str) -> impl Fn(pyo3::pycell::PyBorrowMutErr
         ))
     }
 }
+
+/// `state[key]` of a `__setstate__`/`set_state` dict, or a KeyError naming
+/// the missing key.
+pub(crate) fn state_item<'py>(
+    state: &pyo3::Bound<'py, pyo3::types::PyDict>,
+    key: &str,
+) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::PyAny>> {
+    use pyo3::types::PyDictMethods;
+    state
+        .get_item(key)?
+        .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(format!("state has no {key:?}")))
+}

@@ -7,12 +7,12 @@
 //! object works through its `observe` method.
 
 use numpy::{IntoPyArray, PyArray1};
-use pyo3::exceptions::{PyKeyError, PyMemoryError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::arrays::{RewardsView, StepTypes};
-use super::error::{Error, Result};
+use super::error::{state_item, Error, Result};
 use crate::observers::metrics::{EpisodeMetric, MetricKind, MetricState, Transitions};
 
 /// The state of one episode metric (see `observers::metrics`).
@@ -128,16 +128,11 @@ impl EpisodeMetricCore {
     /// buffer size. Raises KeyError for a missing key, ValueError for values
     /// that cannot be this metric's (naming the key).
     fn set_state(&mut self, state: &Bound<'_, PyDict>) -> PyResult<()> {
-        fn item<'py>(state: &Bound<'py, PyDict>, key: &str) -> PyResult<Bound<'py, PyAny>> {
-            state
-                .get_item(key)?
-                .ok_or_else(|| PyKeyError::new_err(format!("state has no {key:?}")))
-        }
         let restored = MetricState {
-            batch_size: item(state, "batch_size")?.extract()?,
-            accumulators: item(state, "accumulators")?.extract()?,
-            window: item(state, "window")?.extract()?,
-            count: item(state, "count")?.extract()?,
+            batch_size: state_item(state, "batch_size")?.extract()?,
+            accumulators: state_item(state, "accumulators")?.extract()?,
+            window: state_item(state, "window")?.extract()?,
+            count: state_item(state, "count")?.extract()?,
         };
         self.metric.restore(restored).map_err(PyValueError::new_err)
     }
