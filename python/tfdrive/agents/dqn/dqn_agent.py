@@ -16,9 +16,9 @@ from __future__ import annotations
 import collections
 from typing import Any, Callable
 
-import gin
 import tensorflow as tf
 
+from tfdrive import _gin
 from tfdrive.agents import data_converter, tf_agent
 from tfdrive.networks import utils as network_utils
 from tfdrive.policies import boltzmann_policy, epsilon_greedy_policy, greedy_policy, q_policy
@@ -42,7 +42,7 @@ def compute_td_targets(next_q_values: Any, rewards: Any, discounts: Any) -> tf.T
     return tf.stop_gradient(rewards + discounts * next_q_values)
 
 
-@gin.configurable
+@_gin.configurable
 class DqnAgent(tf_agent.TFAgent):
     """A DQN agent: Q-learning with a (periodically updated) target network.
 
@@ -402,7 +402,7 @@ class DqnAgent(tf_agent.TFAgent):
         return self._next_q_values_of(self._target_greedy_policy, next_time_steps)
 
 
-@gin.configurable
+@_gin.configurable
 class DdqnAgent(DqnAgent):
     """Double DQN: the online network picks `a*`, the target network scores it.
 
