@@ -445,3 +445,47 @@ def test_a_batch_of_zero_envs_is_rejected_instead_of_running_forever():
     first = env.reset()
     with pytest.raises(ValueError, match=r"a batch of 0 environments\): a run over it could never"):
         driver.run(first._replace(step_type=np.zeros((0,), np.int32)), policy.get_initial_state())
+
+
+def test_driver_reads_misaligned_time_steps():
+    class MisalignedEnv(CountingEnv):
+        """Decodes its time steps from a byte buffer at an odd offset."""
+
+        def _step(self, action):
+            step = super()._step(action)
+            return step._replace(
+                step_type=misaligned([step.step_type], np.int32).reshape(()),
+                reward=misaligned([step.reward], np.float32).reshape(()),
+            )
+
+    env, policy = MisalignedEnv(), AlternatingPolicy()
+    metric = py_metrics.AverageReturnMetric()
+    driver = PyDriver(env, policy, [metric], max_steps=20)
+    driver.run(env.reset(), policy.get_initial_state())
+    assert driver.last_run_counts[0] == 20
+    twin_env, twin_policy = CountingEnv(), AlternatingPolicy()
+    twin_metric = py_metrics.AverageReturnMetric()
+    PyDriver(twin_env, twin_policy, [twin_metric], max_steps=20).run(
+        twin_env.reset(), twin_policy.get_initial_state()
+    )
+    assert metric.result() == twin_metric.result()
+
+
+def test_an_interrupt_in_an_observer_stops_the_run_as_documented():
+    """KeyboardInterrupt from observer k: observers before it have the transition, later ones not."""
+    env, policy = CountingEnv(), AlternatingPolicy()
+    before, after = Recorder(), Recorder()
+    metric = py_metrics.EnvironmentSteps()
+
+    def interrupt_on_a_step(trajectory):
+        if len(before.items) >= 3 and not trajectory.is_boundary():
+            raise KeyboardInterrupt
+
+    driver = PyDriver(env, policy, [metric, before, interrupt_on_a_step, after], max_steps=100)
+    with pytest.raises(KeyboardInterrupt):
+        driver.run(env.reset(), policy.get_initial_state())
+    assert len(after.items) == len(before.items) - 1
+    # The native metric, before it in the list, took the third transition too.
+    steps = sum(int(not t.is_boundary()) for t in before.items)
+    assert metric.result() == steps
+    assert driver.last_run_stats is None  # No complete run.
