@@ -76,6 +76,15 @@ impl ThreadPool {
     /// The OS's error if it refuses a worker thread; the workers already
     /// started are stopped and joined first, so nothing is left running.
     pub fn new(num_threads: usize) -> std::io::Result<Self> {
+        Self::with_builders(num_threads, |_| std::thread::Builder::new())
+    }
+
+    /// `new`, with worker `index`'s thread built from `builder(index)` (tests
+    /// make a spawn fail with an impossible stack size).
+    fn with_builders(
+        num_threads: usize,
+        builder: impl Fn(usize) -> std::thread::Builder,
+    ) -> std::io::Result<Self> {
         let num_threads = num_threads.max(1);
         let shared = Arc::new(Shared {
             generation: AtomicU64::new(0),
@@ -98,7 +107,7 @@ impl ThreadPool {
         };
         for index in 1..num_threads {
             let shared = Arc::clone(&pool.shared);
-            let handle = std::thread::Builder::new()
+            let handle = builder(index)
                 .name(format!("tfdrive-env-{index}"))
                 .spawn(move || worker(&shared))?; // Dropping `pool` joins the started ones.
             pool.handles.push(handle);
@@ -244,6 +253,28 @@ impl std::fmt::Debug for ThreadPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_spawn_is_an_error_not_a_panic() {
+        // Worker 3 asks for an impossible stack: its spawn fails after two
+        // workers have started (dropping the half-built pool joins them).
+        let result = ThreadPool::with_builders(5, |index| {
+            let builder = std::thread::Builder::new();
+            if index == 3 {
+                builder.stack_size(usize::MAX / 2)
+            } else {
+                builder
+            }
+        });
+        assert!(result.is_err());
+        // Nothing is left in a broken state: a new pool works as usual.
+        let pool = ThreadPool::new(3).unwrap();
+        let count = AtomicUsize::new(0);
+        pool.run(6, &|_| {
+            count.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(count.load(Ordering::SeqCst), 6);
+    }
 
     #[test]
     fn runs_every_piece_once_many_times() {
