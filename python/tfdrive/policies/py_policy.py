@@ -18,6 +18,7 @@ import numpy as np
 from tfdrive._interop import ensure_registered, register_with_tf_agents
 from tfdrive.trajectories import policy_step, trajectory
 from tfdrive.utils import nest
+from tfdrive.utils.members import assert_members_are_not_overridden
 
 __all__ = ["PyPolicy", "assert_members_are_not_overridden", "to_array_spec_nest"]
 
@@ -41,25 +42,6 @@ def to_array_spec_nest(spec_nest: Any) -> Any:
     return nest.map_structure(
         lambda s: tensor_spec.to_array_spec(s) if _is_tensor_spec(s) else s, spec_nest
     )
-
-
-def assert_members_are_not_overridden(base_cls: type, instance: Any) -> None:
-    """Raises `ValueError` if ``type(instance)`` itself redefines a public member of `base_cls`.
-
-    As in TF-Agents, only the instance's own class is inspected (not the
-    classes between it and `base_cls`); subclasses customize behaviour
-    through the private hooks (``_action``, ``_distribution``, ...).
-    """
-    instance_type = type(instance)
-    public = {m for m in vars(base_cls) if not m.startswith("_")}
-    overridden = [
-        m for m in public & set(vars(instance_type)) if vars(base_cls)[m] != vars(instance_type)[m]
-    ]
-    if overridden:
-        raise ValueError(
-            f"Subclasses of {base_cls} cannot override most of its base members, but "
-            f"{instance_type} overrides: {sorted(overridden)}"
-        )
 
 
 class PyPolicy(abc.ABC):

@@ -30,6 +30,7 @@ from tfdrive.utils.losses import (
     element_wise_huber_loss,
     element_wise_squared_loss,
 )
+from tfdrive.utils.members import assert_members_are_not_overridden
 from tfdrive.utils.returns import (
     compute_returns,
     discounted_future_sum,
@@ -686,35 +687,6 @@ def replicate(tensor: tf.Tensor, outer_shape: Any) -> tf.Tensor:
     target_shape = tf.concat([outer_shape, tf.shape(tensor)], axis=0)
     copies = tf.repeat(tensor[tf.newaxis], tf.reduce_prod(outer_shape), axis=0)
     return tf.reshape(copies, target_shape)
-
-
-def assert_members_are_not_overridden(
-    base_cls: type, instance: Any, allowlist: Sequence[str] = (), denylist: Sequence[str] = ()
-) -> None:
-    """Raises `ValueError` if ``type(instance)`` redefines public members of `base_cls`.
-
-    Only the instance's own class is inspected. With an `allowlist`, the
-    members it names may be overridden; with a `denylist`, only the members
-    it names are protected.
-
-    Raises:
-      ValueError: both lists are given, or a protected member is overridden.
-    """
-    if allowlist and denylist:
-        raise ValueError("Both `denylist` and `allowlist` cannot be provided.")
-    instance_type = type(instance)
-    base_members, own_members = vars(base_cls), vars(instance_type)
-    protected = {m for m in base_members if not m.startswith("_")} & set(own_members)
-    if allowlist:
-        protected -= set(allowlist)
-    elif denylist:
-        protected &= set(denylist)
-    overridden = [m for m in protected if base_members[m] != own_members[m]]
-    if overridden:
-        raise ValueError(
-            f"Subclasses of {base_cls} cannot override most of its base members, but "
-            f"{instance_type} overrides: {overridden}"
-        )
 
 
 def transpose_batch_time(x: tf.Tensor) -> tf.Tensor:
