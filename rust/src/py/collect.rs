@@ -134,6 +134,21 @@ impl<'py> PythonCollect<'py> {
         ])
     }
 
+    /// The trajectory fields, read on the first call of a dispatch and kept
+    /// in `slot` for the observers after it.
+    fn fields_once<'a>(
+        &self,
+        slot: &'a mut Option<[Bound<'py, PyAny>; 7]>,
+        time_step: &Bound<'py, PyAny>,
+        action_step: &Bound<'py, PyAny>,
+        next_time_step: &Bound<'py, PyAny>,
+    ) -> PyResult<&'a [Bound<'py, PyAny>; 7]> {
+        Ok(match slot {
+            Some(fields) => fields,
+            None => slot.insert(self.trajectory_fields(time_step, action_step, next_time_step)?),
+        })
+    }
+
     /// Hands the transition to every observer, in TF-Agents' order, timing
     /// what it builds for them as assembly.
     fn dispatch(
@@ -167,14 +182,12 @@ impl<'py> PythonCollect<'py> {
                         Some(traj) => traj,
                         None => {
                             traj.insert(self.clock.time(Stage::Assembly, || -> Result<_> {
-                                let fields = match &fields {
-                                    Some(fields) => fields,
-                                    None => fields.insert(self.trajectory_fields(
-                                        time_step,
-                                        action_step,
-                                        next_time_step,
-                                    )?),
-                                };
+                                let fields = self.fields_once(
+                                    &mut fields,
+                                    time_step,
+                                    action_step,
+                                    next_time_step,
+                                )?;
                                 Ok(self.trajectory_type.call1(PyTuple::new(py, fields)?)?)
                             })?)
                         }
@@ -182,14 +195,8 @@ impl<'py> PythonCollect<'py> {
                     observer.call1((traj,))?;
                 }
                 Observer::Buffer(buffer) => {
-                    let fields = match &fields {
-                        Some(fields) => fields,
-                        None => fields.insert(self.trajectory_fields(
-                            time_step,
-                            action_step,
-                            next_time_step,
-                        )?),
-                    };
+                    let fields =
+                        self.fields_once(&mut fields, time_step, action_step, next_time_step)?;
                     buffer
                         .try_borrow_mut()
                         .map_err(in_use("trajectory buffer"))?
