@@ -494,3 +494,28 @@ def test_works_without_tensorflow():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("copy_of", ["pickle", "deepcopy"])
+def test_a_copied_buffer_keeps_its_items_and_position(copy_of):
+    import copy
+    import pickle
+
+    buffer, batches = filled(batch_size=3, max_length=5, count=7)  # Wrapped around.
+    copied = pickle.loads(pickle.dumps(buffer)) if copy_of == "pickle" else copy.deepcopy(buffer)
+    assert_nest_equal(copied.gather_all(), buffer.gather_all())
+    assert (copied.num_frames(), copied.start, copied.size) == (
+        buffer.num_frames(),
+        buffer.start,
+        buffer.size,
+    )
+    # The two rings are independent and advance alike.
+    copied.add_batch(make_items(7, 3))
+    buffer.add_batch(make_items(7, 3))
+    assert_nest_equal(copied.gather_all(), stack(batches[3:] + [make_items(7, 3)]))
+    assert_nest_equal(buffer.gather_all(), copied.gather_all())
+    copied.add_batch(make_items(8, 3))  # Only the copy moves on.
+    assert_nest_equal(buffer.gather_all(), stack(batches[3:] + [make_items(7, 3)]))
+    assert_nest_equal(
+        copied.gather_all(), stack(batches[4:] + [make_items(7, 3), make_items(8, 3)])
+    )

@@ -246,6 +246,27 @@ class TrajectoryBuffer:
         """`num_frames()`: items stored over all rows."""
         return self.num_frames()
 
+    # Pickling and copies ---------------------------------------------------
+    def __getstate__(self) -> dict:
+        """The buffer without its native core: the storage arrays and the ring's position."""
+        state = self.__dict__.copy()
+        core = state.pop("_native_observer")
+        state["_position"] = (core.cursor, core.len, core.writes)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Rebuilds the native core on (owning, C-contiguous) copies of the storage."""
+        state = dict(state)
+        cursor, length, writes = state.pop("_position")
+        self.__dict__.update(state)
+        self._storage = [np.array(array, copy=True, order="C") for array in self._storage]
+        self._native_observer = _core.TrajectoryBufferCore(
+            self._storage, self._names, self._batch_size, self._max_length
+        )
+        self._native_observer.set_position(cursor, length, writes)
+        for array in self._storage:
+            array.flags.writeable = False
+
     def __repr__(self) -> str:
         return (
             f"TrajectoryBuffer(batch_size={self._batch_size}, max_length={self._max_length}, "
