@@ -127,6 +127,7 @@ MODULES: dict[str, str] = {
     # Agents.
     "agents/tf_agent": "agents.tf_agent",
     "agents/dqn/dqn_agent": "agents.dqn.dqn_agent",
+    "agents/ppo/ppo_agent": "agents.ppo.ppo_agent",
     "agents/ppo/ppo_utils": "agents.ppo.ppo_utils",
     "agents/ppo/ppo_actor_network": "agents.ppo.ppo_actor_network",
 }

@@ -92,7 +92,7 @@ def main(quick: bool = False, out: str = "bench-results", envpool_python: str | 
         env_stepping.plot(stepping, out_dir / "env_stepping.png")
         plots.append("env_stepping.png")
     except ImportError:
-        print("matplotlib is not installed: no plots (pip install 'tfdrive[bench]')")
+        print("matplotlib is not installed: no plots (pip install matplotlib)")
     print(f"\nmachine: {machine}")
     print(
         f"wrote {out_dir}/report.md, bench.json{''.join(', ' + p for p in plots)} "
