@@ -10,22 +10,17 @@ such a spec is passed in).
 from __future__ import annotations
 
 import abc
-import sys
 from typing import Any, Callable
 
 import numpy as np
 
+from tfdrive import _tf
 from tfdrive._interop import ensure_registered, register_with_tf_agents
 from tfdrive.trajectories import policy_step, trajectory
 from tfdrive.utils import nest
 from tfdrive.utils.members import assert_members_are_not_overridden
 
 __all__ = ["PyPolicy", "assert_members_are_not_overridden", "to_array_spec_nest"]
-
-
-def _is_tensor_spec(spec: Any) -> bool:
-    tf = sys.modules.get("tensorflow")
-    return tf is not None and isinstance(spec, tf.TypeSpec)
 
 
 def to_array_spec_nest(spec_nest: Any) -> Any:
@@ -35,12 +30,12 @@ def to_array_spec_nest(spec_nest: Any) -> Any:
     array specs passes through as is. `BoundedTensorSpec` becomes a
     `BoundedArraySpec` with the same bounds.
     """
-    if not any(_is_tensor_spec(s) for s in nest.flatten(spec_nest)):
+    if not any(_tf.is_type_spec(s) for s in nest.flatten(spec_nest)):
         return spec_nest
     from tfdrive.specs import tensor_spec
 
     return nest.map_structure(
-        lambda s: tensor_spec.to_array_spec(s) if _is_tensor_spec(s) else s, spec_nest
+        lambda s: tensor_spec.to_array_spec(s) if _tf.is_type_spec(s) else s, spec_nest
     )
 
 

@@ -12,9 +12,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tfdrive import _tf
 from tfdrive.specs import array_spec
 from tfdrive.utils import nest
-from tfdrive.utils.nest_utils import _is_type_spec, _loaded_tf, is_tensor
+from tfdrive.utils.nest_utils import is_tensor
 
 __all__ = [
     "StepType",
@@ -25,12 +26,6 @@ __all__ = [
     "transition",
     "truncation",
 ]
-
-
-def _tf():
-    import tensorflow as tf
-
-    return tf
 
 
 def _as_array(a, t=np.float32):
@@ -56,7 +51,7 @@ def _get_np_dtype(spec):
     """The numpy dtype of an array or tensor spec; None for anything else."""
     if isinstance(spec, array_spec.ArraySpec) or array_spec._class_named(spec, "ArraySpec"):
         return np.dtype(spec.dtype)
-    tf = _loaded_tf()
+    tf = _tf.loaded()
     if tf is not None and isinstance(spec, tf.TensorSpec):
         return np.dtype(spec.dtype.as_numpy_dtype)
     return None
@@ -87,19 +82,19 @@ class TimeStep(
     def is_first(self):
         """Element-wise `step_type == FIRST` (bool array, or bool tensor)."""
         if is_tensor(self.step_type):
-            return _loaded_tf().equal(self.step_type, StepType.FIRST)
+            return _tf.loaded().equal(self.step_type, StepType.FIRST)
         return np.equal(self.step_type, StepType.FIRST)
 
     def is_mid(self):
         """Element-wise `step_type == MID` (bool array, or bool tensor)."""
         if is_tensor(self.step_type):
-            return _loaded_tf().equal(self.step_type, StepType.MID)
+            return _tf.loaded().equal(self.step_type, StepType.MID)
         return np.equal(self.step_type, StepType.MID)
 
     def is_last(self):
         """Element-wise `step_type == LAST` (bool array, or bool tensor)."""
         if is_tensor(self.step_type):
-            return _loaded_tf().equal(self.step_type, StepType.LAST)
+            return _tf.loaded().equal(self.step_type, StepType.LAST)
         return np.equal(self.step_type, StepType.LAST)
 
     def __hash__(self):
@@ -179,7 +174,7 @@ def restart(observation, batch_size=None, reward_spec=None):
         )
         return TimeStep(StepType.FIRST, reward, _as_array(1.0), observation)
 
-    tf = _tf()
+    tf = _tf.tf()
     shape = _as_multi_dim(batch_size)
     step_type = tf.fill(shape, StepType.FIRST, name="step_type")
     if reward_spec is None:
@@ -198,7 +193,7 @@ def restart(observation, batch_size=None, reward_spec=None):
 
 
 def _tensor_outer_shape(reward, outer_dims):
-    tf = _tf()
+    tf = _tf.tf()
     if outer_dims is not None:
         return outer_dims
     first_reward = tf.nest.flatten(reward)[0]
@@ -208,7 +203,7 @@ def _tensor_outer_shape(reward, outer_dims):
 
 
 def _to_reward_tensors(reward):
-    tf = _tf()
+    tf = _tf.tf()
     return tf.nest.map_structure(
         lambda r: tf.convert_to_tensor(value=r, dtype=r.dtype, name="reward"), reward
     )
@@ -230,7 +225,7 @@ def _mid_or_last(step_type_value, observation, reward, discount, outer_dims):
             step_type = step_type_value
         return TimeStep(step_type, reward, discount, observation)
 
-    tf = _tf()
+    tf = _tf.tf()
     reward = _to_reward_tensors(reward)
     shape = _tensor_outer_shape(reward, outer_dims)
     step_type = tf.fill(shape, step_type_value, name="step_type")
@@ -297,7 +292,7 @@ def termination(observation, reward, outer_dims=None):
             discount = _as_array(0.0)
         return TimeStep(step_type, reward, discount, observation)
 
-    tf = _tf()
+    tf = _tf.tf()
     reward = _to_reward_tensors(reward)
     shape = _tensor_outer_shape(reward, outer_dims)
     step_type = tf.fill(shape, StepType.LAST, name="step_type")
@@ -338,16 +333,16 @@ def time_step_spec(observation_spec=None, reward_spec=None):
     first_observation_spec = nest.flatten(observation_spec)[0]
     if reward_spec is not None:
         first_reward_spec = nest.flatten(reward_spec)[0]
-        if _is_type_spec(first_reward_spec) != _is_type_spec(first_observation_spec):
+        if _tf.is_type_spec(first_reward_spec) != _tf.is_type_spec(first_observation_spec):
             raise TypeError(
                 "Expected observation and reward specs to both be either tensor or "
                 f"array specs, but saw spec values {first_observation_spec} vs. "
                 f"{first_reward_spec}"
             )
-    if _is_type_spec(first_observation_spec):
+    if _tf.is_type_spec(first_observation_spec):
         from tfdrive.specs import tensor_spec
 
-        tf = _tf()
+        tf = _tf.tf()
         return TimeStep(
             step_type=tensor_spec.TensorSpec([], tf.int32, name="step_type"),
             reward=reward_spec or tf.TensorSpec([], tf.float32, name="reward"),

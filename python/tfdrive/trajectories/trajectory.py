@@ -15,10 +15,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tfdrive import _tf
 from tfdrive.trajectories import policy_step
 from tfdrive.trajectories import time_step as ts
 from tfdrive.utils import nest
-from tfdrive.utils.nest_utils import _loaded_tf, has_tensors, is_tensor
+from tfdrive.utils.nest_utils import has_tensors, is_tensor
 
 __all__ = [
     "Trajectory",
@@ -35,12 +36,6 @@ __all__ = [
     "to_transition",
     "to_transition_spec",
 ]
-
-
-def _tf():
-    import tensorflow as tf
-
-    return tf
 
 
 class Trajectory(
@@ -77,13 +72,13 @@ class Trajectory(
     def is_first(self):
         """`step_type == FIRST`, element-wise (numpy bool or bool tensor)."""
         if is_tensor(self.step_type):
-            return _loaded_tf().equal(self.step_type, ts.StepType.FIRST)
+            return _tf.loaded().equal(self.step_type, ts.StepType.FIRST)
         return self.step_type == ts.StepType.FIRST
 
     def is_mid(self):
         """`step_type == MID and next_step_type == MID`, element-wise."""
         if is_tensor(self.step_type):
-            tf = _loaded_tf()
+            tf = _tf.loaded()
             return tf.logical_and(
                 tf.equal(self.step_type, ts.StepType.MID),
                 tf.equal(self.next_step_type, ts.StepType.MID),
@@ -93,13 +88,13 @@ class Trajectory(
     def is_last(self):
         """`next_step_type == LAST`, element-wise: the episode ends after this step."""
         if is_tensor(self.next_step_type):
-            return _loaded_tf().equal(self.next_step_type, ts.StepType.LAST)
+            return _tf.loaded().equal(self.next_step_type, ts.StepType.LAST)
         return self.next_step_type == ts.StepType.LAST
 
     def is_boundary(self):
         """`step_type == LAST`, element-wise: the LAST -> FIRST step between episodes."""
         if is_tensor(self.step_type):
-            return _loaded_tf().equal(self.step_type, ts.StepType.LAST)
+            return _tf.loaded().equal(self.step_type, ts.StepType.LAST)
         return self.step_type == ts.StepType.LAST
 
     def replace(self, **kwargs):
@@ -137,7 +132,7 @@ def _create_trajectory(
 ):
     """Builds a Trajectory whose step types are filled to `discount`'s shape."""
     if has_tensors(observation, action, policy_info, reward, discount):
-        tf = _tf()
+        tf = _tf.tf()
         with tf.name_scope(name_scope):
             discount = tf.identity(discount)
             shape = tf.shape(input=discount)
@@ -235,7 +230,7 @@ boundary = _step_helper(
 
 
 def _maybe_static_outer_dim(t):
-    tf = _tf()
+    tf = _tf.tf()
     if isinstance(t, tf.SparseTensor):
         static_shape = tf.get_static_value(t.dense_shape)
         if static_shape is not None:
@@ -268,7 +263,7 @@ def from_episode(observation, action, policy_info, reward, discount=None):
     """
     use_tensors = has_tensors(observation, action, policy_info, reward, discount)
     if use_tensors:
-        tf = _tf()
+        tf = _tf.tf()
         ones_fn, float_dtype = tf.ones, tf.float32
         convert_fn, concat_fn, maximum_fn, fill_fn = (
             tf.convert_to_tensor,
@@ -350,7 +345,7 @@ def _validate_rank(variable, min_rank, max_rank=None):
 
 def _slice_sparse_axis1(t, start, end):
     """`t[:, start:end]` for a `tf.SparseTensor` (one of start/end is None)."""
-    tf = _loaded_tf()
+    tf = _tf.loaded()
     length = t.dense_shape[1]
     lo = 0 if start is None else (start if start >= 0 else length + start)
     hi = length if end is None else (end if end >= 0 else length + end)
@@ -366,7 +361,7 @@ def _slice_sparse_axis1(t, start, end):
 
 def _slice_axis1(t, start, end):
     """`t[:, start:end]` for arrays, tensors and sparse tensors."""
-    if is_tensor(t) and isinstance(t, _loaded_tf().SparseTensor):
+    if is_tensor(t) and isinstance(t, _tf.loaded().SparseTensor):
         return _slice_sparse_axis1(t, start, end)
     ndims = len(t.shape)
     return t[(slice(None), slice(start, end)) + (slice(None),) * (ndims - 2)]
@@ -374,13 +369,13 @@ def _slice_axis1(t, start, end):
 
 def _as_tensor_or_sparse(t):
     """`t` as a tensor; `tf.SparseTensor`s are kept."""
-    tf = _loaded_tf()
+    tf = _tf.loaded()
     return t if isinstance(t, tf.SparseTensor) else tf.convert_to_tensor(t)
 
 
 def _frame_axis1(t, index):
     """`t[:, index]` for tensors and sparse tensors (`index` is 0 or -1)."""
-    tf = _loaded_tf()
+    tf = _tf.loaded()
     if not isinstance(t, tf.SparseTensor):
         return t[:, index]
     frame = _slice_sparse_axis1(t, index, index + 1 if index >= 0 else None)
@@ -392,7 +387,7 @@ def _frame_axis1(t, index):
 
 def _zeros_like(x):
     if is_tensor(x):
-        return _loaded_tf().zeros_like(x)
+        return _tf.loaded().zeros_like(x)
     return np.zeros_like(x)
 
 
@@ -450,7 +445,7 @@ def to_n_step_transition(trajectory, gamma):
     Raises:
       ValueError: `discount` is not rank 2, or has fewer than 2 frames.
     """
-    tf = _tf()
+    tf = _tf.tf()
     _validate_rank(trajectory.discount, min_rank=2, max_rank=2)
     trajectory = tf.nest.map_structure(_as_tensor_or_sparse, trajectory)
     time_dim = (
@@ -515,7 +510,7 @@ def experience_to_transitions(experience, squeeze_time_dim):
 
         def squeeze(x):
             if is_tensor(x):
-                return _loaded_tf().squeeze(x, [1])
+                return _tf.loaded().squeeze(x, [1])
             return np.squeeze(x, 1)
 
         transitions = nest.map_structure(squeeze, transitions)

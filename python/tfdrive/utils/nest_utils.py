@@ -20,6 +20,7 @@ from collections import abc as _abc
 
 import numpy as np
 
+from tfdrive import _tf
 from tfdrive.utils import nest
 
 __all__ = [
@@ -62,26 +63,8 @@ __all__ = [
 # Tensor detection without importing TensorFlow.
 
 
-# Values that are never tensors, recognised without asking TensorFlow.
-_NEVER_TENSORS = (np.ndarray, np.generic, int, float, complex, str, bytes, type(None))
-
-
-def _loaded_tf():
-    """The `tensorflow` module if something already imported it, else None."""
-    return sys.modules.get("tensorflow")
-
-
-def is_tensor(x):
-    """True if `x` is a TensorFlow tensor (never imports TensorFlow)."""
-    if isinstance(x, _NEVER_TENSORS):  # skips tf.is_tensor's slow protocol check
-        return False
-    tf = _loaded_tf()
-    return tf is not None and hasattr(tf, "is_tensor") and tf.is_tensor(x)
-
-
-def _is_type_spec(x):
-    tf = _loaded_tf()
-    return tf is not None and hasattr(tf, "TypeSpec") and isinstance(x, tf.TypeSpec)
+# `is_tensor` stays public here (TF-Agents' callers import it from nest_utils).
+is_tensor = _tf.is_tensor
 
 
 def has_tensors(*x):
@@ -269,7 +252,7 @@ def prune_extra_keys(narrow, wide):
 
 def spec_shape(t):
     """The shape of a spec or tensor (a SparseTensor's is all-unknown dims)."""
-    tf = _loaded_tf()
+    tf = _tf.loaded()
     if tf is not None and isinstance(t, tf.SparseTensor):
         rank = tf.compat.dimension_value(t.dense_shape.shape[0])
         return tf.TensorShape([None] * rank)
@@ -607,7 +590,7 @@ def get_outer_shape(nested_tensor, spec):
         nested_tensor, spec, num_outer_dims=num_outer_dims, check_dtypes=False
     )
     if is_tensor(first_tensor):
-        tf = _loaded_tf()
+        tf = _tf.loaded()
         if not batched:
             return tf.constant([], dtype=tf.int32)
         return tf.shape(input=first_tensor)[:num_outer_dims]
@@ -630,7 +613,7 @@ def get_outer_array_shape(nested_array, spec):
 
 def _expand_dims(x, axis):
     if is_tensor(x):
-        tf = _loaded_tf()
+        tf = _tf.loaded()
         if isinstance(x, tf.SparseTensor):
             return tf.sparse.expand_dims(x, axis)
         return tf.expand_dims(x, axis)
@@ -639,7 +622,7 @@ def _expand_dims(x, axis):
 
 def _squeeze(x, axis):
     if is_tensor(x):
-        return _loaded_tf().squeeze(x, [axis])
+        return _tf.loaded().squeeze(x, [axis])
     return np.squeeze(x, axis)
 
 
@@ -756,7 +739,7 @@ def split_nested_tensors(tensors, specs, num_or_size_splits):
 
     def split(tensor):
         if is_tensor(tensor):
-            tf = _loaded_tf()
+            tf = _tf.loaded()
             if isinstance(tensor, tf.SparseTensor):
                 if not isinstance(num_or_size_splits, numbers.Number):
                     raise ValueError(
@@ -781,7 +764,7 @@ def unstack_nested_tensors(tensors, specs):
 
     def unstack(tensor):
         if is_tensor(tensor):
-            return _loaded_tf().unstack(tensor)
+            return _tf.loaded().unstack(tensor)
         return [tensor[i] for i in range(len(tensor))]
 
     return _split_batched_leaves(tensors, specs, "unstack", unstack)
@@ -809,7 +792,7 @@ def stack_nested_tensors(tensors, axis=0):
 
     def _stack(*leaves):
         if any(is_tensor(x) for x in leaves):
-            return _loaded_tf().stack(leaves, axis=axis)
+            return _tf.loaded().stack(leaves, axis=axis)
         return np.stack(leaves, axis=axis)
 
     return nest.map_structure(_stack, *tensors)
@@ -849,7 +832,7 @@ def flatten_multi_batched_nested_tensors(tensors, specs):
 
 
 def _flatten_multi_batched_tf(tensors, flat_tensors, flat_spec_shapes):
-    tf = _loaded_tf()
+    tf = _tf.loaded()
     out = []
     batch_dims = []
     batch_prod = None
@@ -928,7 +911,7 @@ def where(condition, true_outputs, false_outputs):
 
 
 def _where_tf(condition, true_outputs, false_outputs):
-    tf = _loaded_tf()
+    tf = _tf.loaded()
     if not nest.flatten(true_outputs):
         return nest.map_structure(
             lambda t, f: tf.where(condition, t, f), true_outputs, false_outputs
@@ -960,7 +943,7 @@ def tile_batch(tensors, multiplier):
 
     def _tile(t):
         if is_tensor(t):
-            tf = _loaded_tf()
+            tf = _tf.loaded()
             if t.shape.ndims is None or t.shape.ndims < 1:
                 raise ValueError("t must have statically known rank")
             shape_t = tf.shape(t)
@@ -989,7 +972,7 @@ def assert_value_spec(output_spec, network_name):
     """
 
     def check_value_spec(v):
-        tf = _loaded_tf()
+        tf = _tf.loaded()
         if tf is None or not isinstance(v, tf.TensorSpec):
             raise ValueError(
                 f"{network_name} emits outputs that are not tensors; spec: {output_spec}"
