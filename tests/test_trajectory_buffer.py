@@ -519,3 +519,49 @@ def test_a_copied_buffer_keeps_its_items_and_position(copy_of):
     assert_nest_equal(
         copied.gather_all(), stack(batches[4:] + [make_items(7, 3), make_items(8, 3)])
     )
+
+
+class _DictObservationEnv(CountingEnv):
+    """CountingEnv whose observation is `{"count": state, <extra_key>: state}`."""
+
+    def __init__(self, extra_key: str):
+        super().__init__()
+        self._extra_key = extra_key
+
+    def observation_spec(self):
+        return {"count": OBSERVATION_SPEC_INT, self._extra_key: OBSERVATION_SPEC_INT}
+
+    def _wrap(self, time_step):
+        obs = {"count": time_step.observation, self._extra_key: time_step.observation}
+        return time_step._replace(observation=obs)
+
+    def _reset(self):
+        return self._wrap(super()._reset())
+
+    def _step(self, action):
+        if self._state >= self._final_state:
+            return self.reset()
+        return self._wrap(super()._step(action))
+
+
+OBSERVATION_SPEC_INT = array_spec.ArraySpec((), np.int32)
+
+
+@pytest.mark.parametrize("env_key, ok", [("state", True), ("other", False)])
+def test_driver_path_refuses_other_dict_keys(env_key, ok):
+    """The driver's native path checks dict keys: leaves are stored by position."""
+    env, policy = _DictObservationEnv(env_key), AlternatingPolicy()
+    spec = policy.trajectory_spec._replace(
+        observation={"count": OBSERVATION_SPEC_INT, "state": OBSERVATION_SPEC_INT}
+    )
+    buffer = CountingBuffer(spec, batch_size=1, max_length=8)
+    driver = PyDriver(env, policy, [buffer], max_steps=3)
+    if ok:
+        driver.run(env.reset())
+        assert buffer.size > 0 and buffer.calls == 0
+        observation = buffer.gather_all().observation
+        np.testing.assert_array_equal(observation["state"], observation["count"])
+        return
+    with pytest.raises(ValueError, match=r'keys \["count", "other"\].*\["count", "state"\]'):
+        driver.run(env.reset())
+    assert buffer.size == 0

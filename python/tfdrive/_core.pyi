@@ -102,6 +102,7 @@ class TrajectoryBufferCore:
         names: list[str],
         batch_size: int,
         max_length: int,
+        dict_keys: list[str] | None = None,
     ) -> None: ...
     def add_leaves(self, leaves: Sequence[Any]) -> None:
         """Appends one batch: the flattened leaves, `[B, *leaf_shape]` (or

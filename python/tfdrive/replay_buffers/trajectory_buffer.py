@@ -89,6 +89,32 @@ def _leaf_names(structure: Any, prefix: str = "") -> list[str]:
     return [name for path, child in children for name in _leaf_names(child, path)]
 
 
+def _dict_keys(structure: Any) -> list[str] | None:
+    """The dict keys of `structure` in flatten order, as the native core logs them.
+
+    Each dict's sorted keys come before its children's. None when the
+    structure has a mapping that is not a dict with str keys, or an attrs
+    class: those are flattened by Python and their keys cannot be compared.
+    """
+    if not nest.is_nested(structure):
+        return []
+    if isinstance(structure, abc.Mapping):
+        if not isinstance(structure, dict) or not all(isinstance(k, str) for k in structure):
+            return None
+        keys = sorted(structure)
+        children = [structure[key] for key in keys]
+    elif hasattr(type(structure), "__attrs_attrs__") or not isinstance(structure, (tuple, list)):
+        return None
+    else:
+        keys, children = [], list(structure)
+    for child in children:
+        child_keys = _dict_keys(child)
+        if child_keys is None:
+            return None
+        keys.extend(child_keys)
+    return keys
+
+
 def _unwrapped(structure: Any) -> Any:
     """`structure` rebuilt from plain nest types.
 
@@ -199,12 +225,20 @@ class TrajectoryBuffer:
             np.zeros((self._batch_size, self._max_length, *shape), dtype)
             for shape, dtype in zip(self._shapes, self._dtypes, strict=True)
         ]
-        self._native_observer = _core.TrajectoryBufferCore(
-            self._storage, self._names, self._batch_size, self._max_length
-        )
+        self._native_observer = self._new_core()
         for array in self._storage:
             array.flags.writeable = False
         self._rng = np.random.default_rng()
+
+    def _new_core(self) -> Any:
+        """The native core writing into `self._storage`."""
+        return _core.TrajectoryBufferCore(
+            self._storage,
+            self._names,
+            self._batch_size,
+            self._max_length,
+            dict_keys=_dict_keys(self._structure),
+        )
 
     # Properties -----------------------------------------------------------
 
@@ -260,9 +294,7 @@ class TrajectoryBuffer:
         cursor, length, writes = state.pop("_position")
         self.__dict__.update(state)
         self._storage = [np.array(array, copy=True, order="C") for array in self._storage]
-        self._native_observer = _core.TrajectoryBufferCore(
-            self._storage, self._names, self._batch_size, self._max_length
-        )
+        self._native_observer = self._new_core()
         self._native_observer.set_position(cursor, length, writes)
         for array in self._storage:
             array.flags.writeable = False

@@ -65,6 +65,19 @@ pub struct TrajectoryBufferCore {
     /// Keeps the columns' memory alive (see `NumpyColumn`).
     #[allow(dead_code)]
     storage: Vec<Py<PyUntypedArray>>,
+    /// The data_spec's dict keys in flatten order (each dict's sorted keys,
+    /// before its children's), or None when the spec has mappings that are
+    /// not str-keyed dicts. Leaves are stored by position, so a nest with
+    /// other keys must be refused, not written into the wrong leaves.
+    dict_keys: Option<Vec<String>>,
+}
+
+/// The str keys of the dicts met while flattening, in flatten order;
+/// `complete` is false once a value went through Python's flatten (whose
+/// mappings are not logged), and then the keys cannot be compared.
+struct KeyLog {
+    keys: Vec<String>,
+    complete: bool,
 }
 
 fn format_shape(shape: &[usize]) -> String {
@@ -158,10 +171,25 @@ impl TrajectoryBufferCore {
     /// with string keys by sorted key; numpy arrays and scalars, Python
     /// numbers, None and strings are leaves; anything else (other mappings,
     /// attrs classes, tensors) goes through `tfdrive.utils.nest.flatten`.
+    ///
+    /// ValueError when the dicts' keys differ from the data_spec's.
     pub(crate) fn add_fields_from<'py>(&mut self, fields: &[Bound<'py, PyAny>]) -> Result<()> {
         let mut leaves = Vec::with_capacity(self.leaves.len());
+        let mut log = KeyLog {
+            keys: Vec::new(),
+            complete: true,
+        };
         for field in fields {
-            flatten_into(field, &mut leaves)?;
+            flatten_into(field, &mut leaves, &mut log)?;
+        }
+        if let Some(expected) = &self.dict_keys {
+            if log.complete && log.keys != *expected {
+                return Err(Error::Value(format!(
+                    "the trajectory does not match the TrajectoryBuffer's data_spec: its dicts \
+                     have the keys {:?} (in flatten order) where the data_spec has {:?}",
+                    log.keys, expected
+                )));
+            }
         }
         self.add_leaves_from(&leaves)
     }
@@ -250,9 +278,11 @@ impl TrajectoryBufferCore {
 }
 
 /// Appends `value`'s leaves in `tf.nest` order (see `add_fields_from`).
+/// Logs each str-keyed dict's sorted keys before its children's in `log`.
 fn flatten_into<'py>(
     value: &Bound<'py, PyAny>,
     leaves: &mut Vec<Bound<'py, PyAny>>,
+    log: &mut KeyLog,
 ) -> PyResult<()> {
     if value.is_instance_of::<PyUntypedArray>()
         || value.is_none()
@@ -267,13 +297,13 @@ fn flatten_into<'py>(
     }
     if let Ok(tuple) = value.cast::<PyTuple>() {
         for item in tuple.iter() {
-            flatten_into(&item, leaves)?;
+            flatten_into(&item, leaves, log)?;
         }
         return Ok(());
     }
     if let Ok(list) = value.cast::<PyList>() {
         for item in list.iter() {
-            flatten_into(&item, leaves)?;
+            flatten_into(&item, leaves, log)?;
         }
         return Ok(());
     }
@@ -282,16 +312,25 @@ fn flatten_into<'py>(
         for (key, item) in dict.iter() {
             match key.cast::<PyString>() {
                 Ok(key) => entries.push((key.to_cow()?.into_owned(), item)),
-                Err(_) => return flatten_with_python(value, leaves),
+                Err(_) => {
+                    log.complete = false;
+                    return flatten_with_python(value, leaves);
+                }
             }
         }
         // Python orders str keys by code point, as UTF-8 bytes compare.
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        for (_, item) in entries {
-            flatten_into(&item, leaves)?;
+        let mut children = Vec::with_capacity(entries.len());
+        for (key, item) in entries {
+            log.keys.push(key);
+            children.push(item);
+        }
+        for item in children {
+            flatten_into(&item, leaves, log)?;
         }
         return Ok(());
     }
+    log.complete = false;
     flatten_with_python(value, leaves)
 }
 
@@ -312,14 +351,17 @@ impl TrajectoryBufferCore {
     /// `storage`: one C-contiguous numpy array per flattened spec leaf,
     /// shaped `[batch_size, max_length, *leaf_shape]`, owning its data (e.g.
     /// from `np.zeros`); the core writes into them, so the caller must not.
-    /// `names`: the leaves' names for error messages.
+    /// `names`: the leaves' names for error messages. `dict_keys`: the
+    /// data_spec's dict keys in flatten order (each dict's sorted keys before
+    /// its children's); when given, `add_nested` refuses nests with other keys.
     #[new]
-    #[pyo3(signature = (storage, names, batch_size, max_length))]
+    #[pyo3(signature = (storage, names, batch_size, max_length, dict_keys=None))]
     fn new(
         storage: Vec<Bound<'_, PyAny>>,
         names: Vec<String>,
         batch_size: usize,
         max_length: usize,
+        dict_keys: Option<Vec<String>>,
     ) -> PyResult<Self> {
         if storage.len() != names.len() {
             return Err(Error::Value(format!(
@@ -388,6 +430,7 @@ impl TrajectoryBufferCore {
             ring,
             leaves,
             storage: arrays,
+            dict_keys,
         })
     }
 
