@@ -333,7 +333,12 @@ def plot_batch_sweep(sweep: dict, path) -> None:
 
 
 def plot_breakdown(sweep: dict, path) -> None:
-    """Stacked per-stage µs per iteration for each batch size."""
+    """µs per iteration of each driver stage, grouped by batch size, on a log axis.
+
+    A stacked linear bar hides every stage but the policy (it takes 90%+ of an
+    iteration), so each stage gets its own bar on a log scale, labelled with
+    its share of the iteration.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -341,16 +346,29 @@ def plot_breakdown(sweep: dict, path) -> None:
 
     sizes = sorted(sweep["results"])
     stages = ("policy", "env", "assembly", "observers", "other")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    bottom = np.zeros(len(sizes))
-    for stage in stages:
-        values = np.array([sweep["results"][b]["stages_us_per_iteration"][stage] for b in sizes])
-        ax.bar([str(b) for b in sizes], values, bottom=bottom, label=stage)
-        bottom += values
+    width = 0.8 / len(stages)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, stage in enumerate(stages):
+        xs = np.arange(len(sizes)) + (i - (len(stages) - 1) / 2) * width
+        per_stage = [sweep["results"][b]["stages_us_per_iteration"] for b in sizes]
+        values = np.array([max(p[stage], 1e-3) for p in per_stage])
+        bars = ax.bar(xs, values, width, label=stage)
+        for bar, p in zip(bars, per_stage):
+            share = 100 * p[stage] / max(sum(p.values()), 1e-12)
+            ax.annotate(
+                f"{share:.0f}%" if share >= 1 else f"{share:.1f}%",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=6,
+            )
+    ax.set_yscale("log")
+    ax.set_ylim(top=ax.get_ylim()[1] * 10)  # headroom for the legend above the bars
+    ax.set_xticks(np.arange(len(sizes)), [str(b) for b in sizes])
     ax.set_xlabel("number of envs (batch size)")
-    ax.set_ylabel("µs per driver iteration")
-    ax.set_title("where an iteration's time goes", fontsize=9)
-    ax.legend()
+    ax.set_ylabel("µs per driver iteration (log)")
+    ax.set_title("where an iteration's time goes (label: share of the iteration)", fontsize=9)
+    ax.legend(fontsize=8, ncol=len(stages), loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

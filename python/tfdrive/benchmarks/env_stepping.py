@@ -253,6 +253,19 @@ def run(
     }
 
 
+def _label(variant: str) -> str:
+    """A legend label that explains a variant's short name ("tfdrive 2T", "gym sync")."""
+    library, _, kind = variant.partition(" ")
+    if kind.endswith("T") and kind[:-1].isdigit():
+        threads = int(kind[:-1])
+        engine = "native Rust envs" if library == "tfdrive" else "C++ envs"
+        return f"{library}: {engine}, {threads} thread{'s' if threads > 1 else ''}"
+    return {
+        "gym sync": "Gymnasium SyncVectorEnv (one Python env each)",
+        "gym vector": "Gymnasium CartPoleVectorEnv (numpy-vectorized)",
+    }.get(variant, variant)
+
+
 def plot(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Steps/s against the number of envs, one line per variant (log-log).
 
@@ -266,10 +279,16 @@ def plot(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name in result["variants"]:
         points = [(e["num_envs"], e[name]["steps_per_s"]) for e in result["results"] if name in e]
-        ax.plot([x for x, _ in points], [y for _, y in points], marker="o", label=name)
-    ax.set(xscale="log", yscale="log", xlabel="envs", ylabel="steps/s", title="CartPole-v1")
+        ax.plot([x for x, _ in points], [y for _, y in points], marker="o", label=_label(name))
+    ax.set_xscale("log", base=2)  # batch sizes are powers of two, as in the other plots
+    ax.set_yscale("log")
+    ax.set(
+        xlabel="number of envs (batch size)",
+        ylabel="env steps/s",
+        title="CartPole-v1: env stepping alone (random actions, no policy)",
+    )
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
