@@ -113,6 +113,7 @@ MODULES: dict[str, str] = {
     "drivers/dynamic_step_driver": "drivers.dynamic_step_driver",
     "drivers/dynamic_episode_driver": "drivers.dynamic_episode_driver",
     "drivers/tf_driver": "drivers.tf_driver",
+    "drivers/test_utils": "drivers.test_utils",
     "replay_buffers/replay_buffer": "replay_buffers.replay_buffer",
     "replay_buffers/tf_uniform_replay_buffer": "replay_buffers.tf_uniform_replay_buffer",
     "replay_buffers/py_replay_buffers": (
