@@ -279,3 +279,47 @@ def test_gymnasium_path_matches_generic_path():
             np.testing.assert_array_equal(x, y)
         actions = rng.integers(0, 2, 4)
         a, b = fast.step(actions), slow.step(actions)
+
+
+class _ListObservationEnv(PyEnvironment):
+    """Returns its observation as the Python list `observation` (a nest, as in tf.nest)."""
+
+    def __init__(self, shape, observation):
+        super().__init__()
+        self._spec = array_spec.ArraySpec(shape, np.int64, "observation")
+        self._observation = observation
+
+    def observation_spec(self):
+        return self._spec
+
+    def action_spec(self):
+        return array_spec.BoundedArraySpec((), np.int64, 0, 1)
+
+    def _reset(self):
+        return ts.restart(self._observation)
+
+    def _step(self, action):
+        return ts.transition(self._observation, 0.0)
+
+
+@pytest.mark.parametrize(
+    "shape, observation, want",
+    [
+        ((), [7], [7, 7, 7]),  # a one-leaf nest: its leaf (TF-Agents' batching)
+        ((2,), [7, 8], [[7, 8]] * 3),  # a list of the spec's shape: an array
+        ((), {"x": 7}, [7, 7, 7]),
+    ],
+)
+def test_list_observations_follow_nest_semantics(shape, observation, want):
+    env = BatchedPyEnvironment([_ListObservationEnv(shape, observation) for _ in range(3)])
+    for time_step in (env.reset(), env.step(np.zeros(3, np.int64))):
+        assert time_step.observation.dtype == np.int64
+        assert time_step.observation.tolist() == want
+
+
+def test_a_nest_of_two_leaves_for_a_one_leaf_spec_is_refused():
+    env = BatchedPyEnvironment([_ListObservationEnv((), [7, 8]) for _ in range(2)])
+    with pytest.raises(
+        ValueError, match=r"env 0 returned observation of shape \[2\], expected \[\]"
+    ):
+        env.reset()

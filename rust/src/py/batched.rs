@@ -17,10 +17,10 @@
 use numpy::{Element, PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyList, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyList, PyTuple};
 
 use super::arrays::describe;
-use super::lookups::{numpy_asarray, numpy_bool, numpy_empty};
+use super::lookups::{nest_flatten, numpy_asarray, numpy_bool, numpy_empty};
 use pyo3::IntoPyObjectExt;
 
 use crate::batch::write_row;
@@ -206,7 +206,16 @@ impl PyEnvBatch {
         }
         let observation = ts.get_item(3)?;
         match &self.flatten {
-            None => self.write_leaf(py, 3, &out[3], row, &observation)?,
+            None => {
+                if let Err(err) = self.write_leaf(py, 3, &out[3], row, &observation) {
+                    // A list, tuple or dict is a nest, as in tf.nest (and so in
+                    // TF-Agents' batching): `[x]` is the observation `x`.
+                    match single_nested_leaf(&observation)? {
+                        Some(leaf) => self.write_leaf(py, 3, &out[3], row, &leaf)?,
+                        None => return Err(err),
+                    }
+                }
+            }
             Some(flatten) => {
                 let flat = flatten.bind(py).call1((observation,))?;
                 let flat = flat.cast::<PyList>()?;
@@ -501,4 +510,22 @@ impl PyEnvBatch {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEnvBatch>()
+}
+
+/// The one leaf of `value` when it is a list, tuple or dict nest with exactly
+/// one leaf (`tfdrive.utils.nest.flatten`); None otherwise.
+fn single_nested_leaf<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if !(value.is_instance_of::<PyList>()
+        || value.is_instance_of::<PyTuple>()
+        || value.is_instance_of::<PyDict>())
+    {
+        return Ok(None);
+    }
+    let flat = nest_flatten(value.py())?.call1((value,))?;
+    let flat = flat.cast::<PyList>()?;
+    Ok(if flat.len() == 1 {
+        Some(flat.get_item(0)?)
+    } else {
+        None
+    })
 }
