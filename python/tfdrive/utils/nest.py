@@ -16,6 +16,7 @@ with the same ordering, leaves and errors:
 """
 
 import collections
+import sys
 from collections import abc as _abc
 
 import numpy as np
@@ -24,6 +25,7 @@ __all__ = [
     "assert_same_structure",
     "flatten",
     "is_nested",
+    "leaf_paths",
     "map_structure",
     "pack_sequence_as",
 ]
@@ -111,6 +113,38 @@ def flatten(structure):
     return out
 
 
+def _labelled_children(structure):
+    """`(label, child)` pairs of a nest in `tf.nest` order: `['key']`, `.field` or `[i]`."""
+    if isinstance(structure, _abc.Mapping):
+        return [(f"[{k!r}]", structure[k]) for k in _sorted_keys(structure)]
+    if _is_attrs(structure):
+        return [(f".{a.name}", getattr(structure, a.name)) for a in type(structure).__attrs_attrs__]
+    if _is_namedtuple(structure):
+        return [(f".{f}", v) for f, v in zip(type(structure)._fields, structure)]
+    return [(f"[{i}]", v) for i, v in enumerate(structure)]
+
+
+def leaf_paths(structure, root=""):
+    """The paths of `structure`'s leaves in `flatten` order, for messages.
+
+    E.g. `observation['pos']` for `TimeStep(..., observation={'pos': x})`:
+    fields of namedtuples and attrs classes after a dot (none at the top),
+    mapping keys and sequence indices in brackets. A bare leaf's path is `root`.
+    """
+    if not is_nested(structure):
+        return [root]
+    return list(_paths_below(structure, ""))
+
+
+def _paths_below(structure, prefix):
+    for label, child in _labelled_children(structure):
+        path = label[1:] if (not prefix and label.startswith(".")) else prefix + label
+        if is_nested(child):
+            yield from _paths_below(child, path)
+        else:
+            yield path
+
+
 def _truncate(value, length):
     text = str(value)
     return text[:length] + (text[length:] and "...")
@@ -184,6 +218,14 @@ def _same_namedtuples(a, b):
     return type(a).__name__ == type(b).__name__ and tuple(type(a)._fields) == tuple(type(b)._fields)
 
 
+def _proxied(value):
+    """What a `wrapt.ObjectProxy` wraps (only looked at if wrapt is loaded), else `value`."""
+    wrapt = sys.modules.get("wrapt")
+    if wrapt is not None and isinstance(value, wrapt.ObjectProxy):
+        return value.__wrapped__
+    return value
+
+
 def _check_same(a, b, check_types):
     """Raises (exception type, message detail) on the first mismatch."""
     a_nested = is_nested(a)
@@ -196,7 +238,8 @@ def _check_same(a, b, check_types):
     if not a_nested:
         return
     if check_types:
-        type_a, type_b = type(a), type(b)
+        # A tracked tuple (TF's `_TupleWrapper`, a wrapt proxy) counts as a tuple.
+        type_a, type_b = type(_proxied(a)), type(_proxied(b))
         if _is_namedtuple(a) and _is_namedtuple(b):
             same = _same_namedtuples(a, b)
         else:

@@ -287,7 +287,10 @@ class PPOPolicy(actor_policy.ActorPolicy):
         """
         if self._observation_normalizer:
             observations = self._observation_normalizer.normalize(observations)
-        return self._value_network(observations, step_types, value_state, training=training)
+        # By keyword, as TF-Agents calls it: custom `call` signatures may differ.
+        return self._value_network(
+            observations, step_type=step_types, network_state=value_state, training=training
+        )
 
     def _apply_actor_network(self, time_step, policy_state, training=False):
         """Runs the actor on ``time_step``'s (normalized) observation: ``(outputs, new_state)``."""
@@ -295,7 +298,10 @@ class PPOPolicy(actor_policy.ActorPolicy):
         if self._observation_normalizer:
             observation = self._observation_normalizer.normalize(observation)
         return self._actor_network(
-            observation, time_step.step_type, network_state=policy_state, training=training
+            observation,
+            step_type=time_step.step_type,
+            network_state=policy_state,
+            training=training,
         )
 
     def _variables(self) -> list:
@@ -312,9 +318,9 @@ class PPOPolicy(actor_policy.ActorPolicy):
             time_step, actor_state, training=training
         )
         distributions = tf.nest.map_structure(actor_policy.to_distribution, outputs)
-        new_value_state: Any = ()
+        new_value_state = ()
         if self._collect:
-            info: Any = {
+            info = {
                 "dist_params": get_distribution_params(
                     distributions, legacy_distribution_network=self._legacy_distribution_network
                 )
@@ -328,7 +334,7 @@ class PPOPolicy(actor_policy.ActorPolicy):
                 )
         else:
             info = ()
-        new_state: Any = {}
+        new_state = {}
         if common.safe_has_state(new_actor_state):
             new_state["actor_network_state"] = new_actor_state
         if common.safe_has_state(new_value_state):
