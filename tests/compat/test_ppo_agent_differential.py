@@ -1,0 +1,217 @@
+"""Differential tests: tfdrive's PPO agents against TF-Agents 0.19's.
+
+Run in the compat environment (tf-agents 0.19, TF 2.15, numpy 1.26):
+`cd tests && python -m pytest compat/test_ppo_agent_differential.py -p no:warnings`.
+
+Both agents get networks with the same weights (tfdrive's networks take
+TF-Agents' weights: the variables line up one to one), the same
+hyperparameters and the same hand-built experience (`[B, T]`, with an
+episode boundary in the middle). After one `train` call the loss info (total,
+policy gradient, value, L2, entropy, KL, clip fraction), the updated weights
+and the updated policies (observation normalizer included) must agree to
+float tolerance; with `compute_value_and_advantage_in_train=False`, so must
+the returns and advantages `preprocess_sequence` fills in.
+"""
+
+import numpy as np
+import pytest
+
+tfa = pytest.importorskip("tf_agents")
+import tensorflow as tf  # noqa: E402
+from tf_agents.agents.ppo import ppo_agent as tfa_ppo_agent  # noqa: E402
+from tf_agents.agents.ppo import ppo_clip_agent as tfa_ppo_clip_agent  # noqa: E402
+from tf_agents.networks import actor_distribution_network as tfa_adn  # noqa: E402
+from tf_agents.networks import actor_distribution_rnn_network as tfa_adrn  # noqa: E402
+from tf_agents.networks import value_network as tfa_vn  # noqa: E402
+from tf_agents.networks import value_rnn_network as tfa_vrn  # noqa: E402
+from tf_agents.trajectories import time_step as tfa_ts  # noqa: E402
+from tf_agents.trajectories import trajectory as tfa_trajectory  # noqa: E402
+
+from tfdrive.agents.ppo import ppo_agent, ppo_clip_agent  # noqa: E402
+from tfdrive.networks import (  # noqa: E402
+    actor_distribution_network,
+    actor_distribution_rnn_network,
+    value_network,
+    value_rnn_network,
+)
+from tfdrive.specs import tensor_spec  # noqa: E402
+from tfdrive.trajectories import time_step as ts  # noqa: E402
+from tfdrive.trajectories import trajectory  # noqa: E402
+
+OBS = tensor_spec.TensorSpec((3,), tf.float32)
+DISCRETE = tensor_spec.BoundedTensorSpec((), tf.int64, 0, 2)
+CONTINUOUS = tensor_spec.BoundedTensorSpec((2,), tf.float32, [-1.0, 0.0], [1.0, 2.0])
+BATCH, STEPS = 3, 6
+RTOL, ATOL = 1e-4, 1e-5
+
+
+def _copy_weights(source, target):
+    target.create_variables()
+    assert [v.shape for v in source.variables] == [v.shape for v in target.variables]
+    for s, t in zip(source.variables, target.variables, strict=True):
+        t.assign(s)
+
+
+def _network_pairs(action_spec, recurrent):
+    """`((tfa_actor, tfa_value), (actor, value))` with equal weights."""
+    if recurrent:
+        kwargs = dict(input_fc_layer_params=(8,), lstm_size=(6,), output_fc_layer_params=(5,))
+        tfa_nets = (
+            tfa_adrn.ActorDistributionRnnNetwork(OBS, action_spec, **kwargs),
+            tfa_vrn.ValueRnnNetwork(OBS, **kwargs),
+        )
+        nets = (
+            actor_distribution_rnn_network.ActorDistributionRnnNetwork(OBS, action_spec, **kwargs),
+            value_rnn_network.ValueRnnNetwork(OBS, **kwargs),
+        )
+    else:
+        tfa_nets = (
+            tfa_adn.ActorDistributionNetwork(OBS, action_spec, fc_layer_params=(16, 8)),
+            tfa_vn.ValueNetwork(OBS, fc_layer_params=(16, 8)),
+        )
+        nets = (
+            actor_distribution_network.ActorDistributionNetwork(
+                OBS, action_spec, fc_layer_params=(16, 8)
+            ),
+            value_network.ValueNetwork(OBS, fc_layer_params=(16, 8)),
+        )
+    for tfa_net, net in zip(tfa_nets, nets, strict=True):
+        tfa_net.create_variables()
+        _copy_weights(tfa_net, net)
+    return tfa_nets, nets
+
+
+def _experience_arrays(agent, action_spec, rng):
+    """Numpy fields of a `[B, T]` trajectory matching `agent.collect_data_spec`.
+
+    Row 0 ends an episode at step 2 (LAST, then a boundary into FIRST); the
+    others run through. Distribution parameters are valid (positive scales).
+    """
+    step_type = np.ones((BATCH, STEPS), np.int32)
+    step_type[:, 0] = 0
+    step_type[0, 2], step_type[0, 3] = 2, 0
+    next_step_type = np.concatenate([step_type[:, 1:], np.ones((BATCH, 1), np.int32)], axis=1)
+    discount = (next_step_type != 2).astype(np.float32)
+    if action_spec.dtype.is_integer:
+        action = rng.integers(0, 3, size=(BATCH, STEPS)).astype(action_spec.dtype.as_numpy_dtype)
+    else:
+        action = rng.uniform(
+            action_spec.minimum, action_spec.maximum, size=(BATCH, STEPS, 2)
+        ).astype(np.float32)
+
+    def parameter(path, spec):
+        shape = (BATCH, STEPS) + tuple(spec.shape)
+        if path[-1] == "scale":
+            return rng.uniform(0.3, 1.0, size=shape).astype(np.float32)
+        return (rng.normal(size=shape) * 0.5).astype(np.float32)
+
+    info_spec = agent.collect_data_spec.policy_info
+    info = {
+        "dist_params": {
+            key: parameter((key,), spec) for key, spec in info_spec["dist_params"].items()
+        }
+    }
+    if "value_prediction" in info_spec:
+        info["value_prediction"] = rng.normal(size=(BATCH, STEPS)).astype(np.float32)
+    return dict(
+        step_type=step_type,
+        observation=(rng.normal(size=(BATCH, STEPS, 3)) * 2).astype(np.float32),
+        action=action,
+        policy_info=info,
+        next_step_type=next_step_type,
+        reward=rng.normal(size=(BATCH, STEPS)).astype(np.float32),
+        discount=discount,
+    )
+
+
+def _assert_close(got, want):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+
+
+CASES = {
+    # name: (tfdrive class, TF-Agents class, action spec, recurrent, extra kwargs)
+    "clip_ff_discrete": (ppo_clip_agent.PPOClipAgent, tfa_ppo_clip_agent.PPOClipAgent,
+                         DISCRETE, False, dict(importance_ratio_clipping=0.2, entropy_regularization=0.01)),
+    "clip_ff_continuous": (ppo_clip_agent.PPOClipAgent, tfa_ppo_clip_agent.PPOClipAgent,
+                           CONTINUOUS, False, dict(importance_ratio_clipping=0.2, use_gae=True,
+                                                   use_td_lambda_return=True, value_clipping=0.5)),
+    "clip_rnn_continuous": (ppo_clip_agent.PPOClipAgent, tfa_ppo_clip_agent.PPOClipAgent,
+                            CONTINUOUS, True, dict(importance_ratio_clipping=0.2, use_gae=True)),
+    "clip_rnn_discrete": (ppo_clip_agent.PPOClipAgent, tfa_ppo_clip_agent.PPOClipAgent,
+                          DISCRETE, True, dict(importance_ratio_clipping=0.1)),
+    "kl_ff_continuous": (ppo_agent.PPOAgent, tfa_ppo_agent.PPOAgent, CONTINUOUS, False,
+                         dict(kl_cutoff_factor=0.5, adaptive_kl_target=0.01, policy_l2_reg=1e-3,
+                              value_function_l2_reg=1e-3, gradient_clipping=1.0)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("in_train", [True, False], ids=["value_in_train", "value_in_collect"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_train_matches_tf_agents(case, in_train):
+    agent_class, tfa_agent_class, action_spec, recurrent, kwargs = CASES[case]
+    tf.random.set_seed(0)
+    (tfa_actor, tfa_value), (actor, value) = _network_pairs(action_spec, recurrent)
+    common = dict(
+        num_epochs=2, compute_value_and_advantage_in_train=in_train, discount_factor=0.9, **kwargs
+    )
+    tfa_agent = tfa_agent_class(
+        tfa_ts.time_step_spec(OBS),
+        action_spec,
+        optimizer=tf.compat.v1.train.AdamOptimizer(1e-2),
+        actor_net=tfa_actor,
+        value_net=tfa_value,
+        train_step_counter=tf.Variable(0, dtype=tf.int64),
+        **common,
+    )
+    agent = agent_class(
+        ts.time_step_spec(OBS),
+        action_spec,
+        optimizer=tf.compat.v1.train.AdamOptimizer(1e-2),
+        actor_net=actor,
+        value_net=value,
+        train_step_counter=tf.Variable(0, dtype=tf.int64),
+        **common,
+    )
+    fields = tf.nest.map_structure(
+        tf.constant, _experience_arrays(agent, action_spec, np.random.default_rng(1))
+    )
+    experience = trajectory.Trajectory(**fields)
+    tfa_experience = tfa_trajectory.Trajectory(**fields)
+
+    if not in_train:
+        experience = agent.preprocess_sequence(experience)
+        tfa_experience = tfa_agent.preprocess_sequence(tfa_experience)
+        for key in ("return", "advantage", "value_prediction"):
+            _assert_close(experience.policy_info[key], tfa_experience.policy_info[key])
+
+    initial = [v.numpy() for v in actor.trainable_variables]
+    loss_info = agent.train(experience)
+    tfa_loss_info = tfa_agent.train(tfa_experience)
+    _assert_close(loss_info.loss, tfa_loss_info.loss)
+    assert loss_info.extra._fields == tfa_loss_info.extra._fields
+    for name in loss_info.extra._fields:
+        _assert_close(getattr(loss_info.extra, name), getattr(tfa_loss_info.extra, name))
+    assert int(agent.train_step_counter.numpy()) == int(tfa_agent.train_step_counter.numpy()) == 2
+
+    for net, tfa_net in ((actor, tfa_actor), (value, tfa_value)):
+        for variable, tfa_variable in zip(net.variables, tfa_net.variables, strict=True):
+            _assert_close(variable.numpy(), tfa_variable.numpy())
+    changed = [
+        not np.allclose(before, after.numpy())
+        for before, after in zip(initial, actor.trainable_variables, strict=True)
+    ]
+    assert any(changed), "train did not update the actor"
+    if tfa_agent._adaptive_kl_beta is not None:
+        _assert_close(agent._adaptive_kl_beta.numpy(), tfa_agent._adaptive_kl_beta.numpy())
+
+    # The updated policies agree, normalized observations included.
+    observation = fields["observation"][:, 0]
+    time_step = ts.restart(observation, batch_size=BATCH)
+    tfa_time_step = tfa_ts.restart(observation, batch_size=BATCH)
+    state = agent.collect_policy.get_initial_state(BATCH)
+    tfa_state = tfa_agent.collect_policy.get_initial_state(BATCH)
+    info = agent.collect_policy.distribution(time_step, state).info
+    tfa_info = tfa_agent.collect_policy.distribution(tfa_time_step, tfa_state).info
+    tf.nest.map_structure(_assert_close, info, tfa_info)
