@@ -123,3 +123,88 @@ def test_progress_bar_shows_an_overshooting_run_as_complete():
     bar.close()
     last_frame = out.getvalue().split("\r")[-1]
     assert "100%" in last_frame and "12.0/12.0" in last_frame and "episodes=3" in last_frame
+
+
+# `tfdrive train` ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A short DQN run through the command (JSON result, outputs in a temporary --out)."""
+    import io
+    from contextlib import redirect_stdout
+
+    out = str(tmp_path_factory.mktemp("cli") / "run")
+    args = ["train", "--agent", "dqn", "--steps", "1500", "--eval-every", "1000"]
+    args += ["--eval-episodes", "5", "--out", out, "--quiet", "--json"]
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        assert cli.main(args) == 0
+    return json.loads(buffer.getvalue())
+
+
+def test_train_writes_a_json_result(trained):
+    assert trained["agent"] == "dqn" and trained["env"] == "CartPole-v1"
+    assert trained["env_steps"] >= 1500 and trained["solved"] is False
+    assert trained["threshold"] == 475.0 and len(trained["history"]) >= 2
+    for name in ("policy", "learning_curve", "checkpoint", "tensorboard"):
+        assert trained["paths"][name].startswith(trained["out"])
+
+
+def test_train_summary_says_whether_solved_and_where(trained, capsys):
+    out = trained["out"]
+    args = ["train", "--agent", "dqn", "--steps", "1500", "--eval-episodes", "5", "--quiet"]
+    assert cli.main([*args, "--out", out]) == 0  # nothing left to train: resumes, evaluates
+    text = capsys.readouterr().out
+    assert "DQN on CartPole-v1 (native, 4 envs, seed 0), resumed from its checkpoint" in text
+    assert "NOT SOLVED: best mean greedy return" in text and "(solved: >= 475)" in text
+    assert f"outputs in {out}/" in text and f"--policy {out}/policy" in text
+
+
+def test_collect_with_a_saved_policy(trained, capsys):
+    policy = trained["paths"]["policy"]
+    result = _collect(capsys, "--policy", policy, "--num-envs", "4", "--steps", "400")
+    assert result["policy"] == policy and 400 <= result["env_steps"] < 404
+
+
+def test_collect_refuses_a_policy_of_another_env(trained, capsys):
+    args = ["collect", "--quiet", "--env", "Pendulum-v1", "--policy", trained["paths"]["policy"]]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "was saved for observation spec (shape [4], float32)" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_collect_policy_must_be_a_saved_model(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["collect", "--policy", str(tmp_path)])
+    assert "must be ppo, random or the directory of a saved policy" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--agent", "dqn", "--env", "Pendulum-v1"], "tfdrive train: error: dqn needs a discrete"),
+        (["--env", "NoSuchEnv-v0"], "tfdrive train: error: 'NoSuchEnv-v0' is not a native"),
+    ],
+)
+def test_train_user_errors_are_one_line(tmp_path, capsys, args, message):
+    assert cli.main(["train", "--quiet", "--out", str(tmp_path / "run"), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--agent", "sac"], "argument --agent: invalid choice: 'sac'"),
+        (["--steps", "0"], "argument --steps: must be at least 1, got '0'"),
+        (["--eval-episodes", "x"], "argument --eval-episodes: must be a whole number"),
+    ],
+)
+def test_train_bad_arguments_are_named(capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -1,17 +1,26 @@
-"""The `tfdrive` command: `collect` experience and `bench` the collection stack.
+"""The `tfdrive` command: `train` an agent, `collect` experience and `bench` the collection stack.
 
+    tfdrive train [--agent ppo|dqn] [--env CartPole-v1] [--num-envs N] [--steps N]
+        [--out DIR] [--seed 0] [--eval-every N] [--eval-episodes 100]
+        [--backend native|gymnasium] [--full] [--quiet] [--json]
     tfdrive collect --env CartPole-v1 --num-envs 256 --steps 1000000 \\
-        [--policy ppo|random] [--hidden 64,64] [--backend native|gymnasium] [--seed 0]
+        [--policy ppo|random|DIR] [--hidden 64,64] [--backend native|gymnasium] [--seed 0]
         [--quiet] [--json]
     tfdrive bench [--quick] [--out DIR] [--envpool-python PATH]
     tfdrive --version
 
+`train` runs `tfdrive.train.loop.train`: it collects with tfdrive's PyDriver,
+trains a PPO or DQN agent, evaluates the greedy policy, and writes
+TensorBoard scalars, a learning curve, a checkpoint (a rerun with the same
+`--out` resumes) and the saved policy; it ends by saying whether the env
+was solved and where the outputs are.
+
 `collect` builds the environment (native Rust envs, or Gymnasium envs
 batched by tfdrive's BatchedPyEnvironment), a PPOPolicy (actor and value
-networks of `--hidden` units, run through PyTFEagerPolicy as one graph) or a
-random policy, and runs tfdrive's PyDriver with native episode metrics and a
-progress bar. It prints env steps/s, policy calls/s and the mean episode
-return and length.
+networks of `--hidden` units, run through PyTFEagerPolicy as one graph), a
+random policy or a saved policy (`--policy DIR`, e.g. `train`'s output), and
+runs tfdrive's PyDriver with native episode metrics and a progress bar. It
+prints env steps/s, policy calls/s and the mean episode return and length.
 """
 
 from __future__ import annotations
@@ -93,17 +102,24 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def _policy_choice(text: str) -> str:
+    """`ppo`, `random`, or the directory of a saved policy (a SavedModel)."""
+    if text in ("ppo", "random"):
+        return text
+    if os.path.isfile(os.path.join(text, "saved_model.pb")):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"must be ppo, random or the directory of a saved policy (with saved_model.pb, "
+        f"e.g. tfdrive train's <out>/policy), got {text!r}"
+    )
+
+
 def build_env(name: str, num_envs: int, backend: str, seed: int) -> Any:
     """`num_envs` envs: native (always batched), or Gymnasium (batched in Rust when > 1)."""
     if backend == "native":
-        from tfdrive.environments import native
+        from tfdrive.train import environments
 
-        if name not in native.NAMES:
-            raise ValueError(
-                f"{name!r} is not a native environment (native: {', '.join(native.NAMES)}); "
-                "for a Gymnasium environment use --backend gymnasium"
-            )
-        return native.make(name, num_envs, seed=seed)
+        return environments.make(name, num_envs, backend, seed)
     from tfdrive.environments import batched_py_environment, suite_gymnasium
 
     envs = [suite_gymnasium.load(name) for _ in range(num_envs)]
@@ -130,8 +146,40 @@ def build_ppo(time_step_spec: Any, action_spec: Any, hidden: Sequence[int], seed
     return ppo_policy.PPOPolicy(time_step_spec, action_spec, actor, value)
 
 
+def load_saved_policy(path: str, env: Any) -> Any:
+    """The SavedModel policy in directory `path` as a PyPolicy for `env`.
+
+    Raises:
+      ValueError: when the policy's observation or action spec differs from
+        the env's (it was saved for another environment).
+    """
+    import tensorflow_probability  # noqa: F401  (registers the distribution specs it may hold)
+
+    from tfdrive.policies import py_tf_eager_policy
+    from tfdrive.specs import tensor_spec
+
+    policy = py_tf_eager_policy.SavedModelPyTFEagerPolicy(
+        path, load_specs_from_pbtxt=True, use_tf_function=True, batch_time_steps=not env.batched
+    )
+    for what, saved, wanted in (
+        ("observation", policy.time_step_spec.observation, env.observation_spec()),
+        ("action", policy.action_spec, env.action_spec()),
+    ):
+        saved, wanted = tensor_spec.from_spec(saved), tensor_spec.from_spec(wanted)
+        if saved.shape != wanted.shape or saved.dtype != wanted.dtype:
+            raise ValueError(
+                f"the policy in {path} was saved for {what} spec (shape {saved.shape.as_list()}, "
+                f"{saved.dtype.name}), but this environment's is (shape "
+                f"{wanted.shape.as_list()}, {wanted.dtype.name}): pass the --env it was "
+                "trained on"
+            )
+    return policy
+
+
 def build_policy(kind: str, env: Any, hidden: Sequence[int], seed: int) -> Any:
-    """A PyPolicy for `env`: a PPO actor-critic run as one TF graph, or random."""
+    """A PyPolicy for `env`: a PPO actor-critic run as one TF graph, random, or saved (a path)."""
+    if kind not in ("ppo", "random"):
+        return load_saved_policy(kind, env)
     if kind == "random":
         from tfdrive.policies import random_py_policy
 
@@ -198,9 +246,11 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _print_collect(result: dict[str, Any]) -> None:
+    policy = result["policy"]
+    policy = f"{policy} policy" if policy in ("ppo", "random") else f"saved policy {policy}"
     print(
         f"{result['env']} x {result['num_envs']} ({result['backend']}), "
-        f"{result['policy']} policy: {result['env_steps']:,} env steps in "
+        f"{policy}: {result['env_steps']:,} env steps in "
         f"{result['seconds']:.2f} s"
     )
     print(f"  env steps/s:          {result['env_steps_per_s']:>14,.0f}")
@@ -213,12 +263,119 @@ def _print_collect(result: dict[str, Any]) -> None:
     print(f"  mean episode length:  {result['mean_episode_length']:>14.2f}  (last 100 episodes)")
 
 
+def train(args: argparse.Namespace) -> Any:
+    """Runs `tfdrive.train.loop.train` with the command's arguments; a `TrainResult`."""
+    with _quiet_stderr():
+        import tensorflow as tf
+        from absl import logging
+
+        from tfdrive.train import loop
+
+        tf.get_logger().setLevel("ERROR")
+        logging.set_verbosity(logging.ERROR)  # Saving the policy logs name sanitising.
+    return loop.train(
+        args.agent,
+        args.env,
+        steps=args.steps,
+        num_envs=args.num_envs,
+        out=args.out,
+        seed=args.seed,
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        backend=args.backend,
+        stop_when_solved=not args.full,
+        progress=not args.quiet,
+    )
+
+
+def _print_train(result: Any) -> None:
+    first, last = result.first_solved, result.history[-1]
+    episodes = f"over {result.eval_episodes} episodes"
+    title = (
+        f"{result.agent.upper()} on {result.env} ({result.backend}, {result.num_envs} envs, "
+        f"seed {result.seed})"
+    )
+    if result.resumed:
+        title += ", resumed from its checkpoint"
+    print(title)
+    if first is not None:
+        print(
+            f"  SOLVED: mean greedy return {first.mean_return:.1f} >= {result.threshold:g} "
+            f"{episodes} at {first.env_steps:,} env steps, {first.seconds:.1f} s of training"
+        )
+    elif result.threshold is not None:
+        print(
+            f"  NOT SOLVED: best mean greedy return {result.best_return:.1f} {episodes} "
+            f"(solved: >= {result.threshold:g}); train longer with a larger --steps "
+            "(the same --out resumes)"
+        )
+    print(
+        f"  final mean greedy return {last.mean_return:.1f} (min {last.min_return:.1f}, "
+        f"max {last.max_return:.1f}) after {result.env_steps:,} env steps, "
+        f"{result.train_steps:,} train steps, {result.seconds:.1f} s of training "
+        f"({result.wall_seconds:.1f} s in all)"
+    )
+    paths = result.paths
+    print(f"  outputs in {paths['out']}/:")
+    print(
+        f"    policy/               the saved greedy policy: tfdrive collect --policy "
+        f"{paths['policy']}"
+    )
+    print("    learning_curve.png    return against env steps and wall seconds")
+    print(f"    tensorboard/          tensorboard --logdir {paths['tensorboard']}")
+    print("    checkpoint/           a rerun with the same --out resumes from it")
+    print("    history.json, result.json")
+
+
 def parser() -> argparse.ArgumentParser:
     from tfdrive.environments.native import NAMES
 
     p = argparse.ArgumentParser(prog="tfdrive", description=__doc__.split("\n\n")[0])
     p.add_argument("--version", action="version", version=f"tfdrive {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a PPO or DQN agent; save the policy and curves")
+    t.add_argument("--agent", choices=("ppo", "dqn"), default="ppo", help="the agent (default ppo)")
+    t.add_argument(
+        "--env",
+        default="CartPole-v1",
+        help=f"environment id (default CartPole-v1); native: {', '.join(NAMES)}; "
+        "any Gymnasium id with --backend gymnasium",
+    )
+    t.add_argument(
+        "--num-envs",
+        type=_positive,
+        default=None,
+        help="envs collected from (default: the recipe's)",
+    )
+    t.add_argument(
+        "--steps",
+        type=_positive,
+        default=None,
+        help="env steps (default: 500000 for PPO, 200000 for DQN, 2e6 for PPO on Pendulum-v1)",
+    )
+    t.add_argument(
+        "--out", default=None, help="output directory (default train-runs/<env>-<agent>)"
+    )
+    t.add_argument("--seed", type=_seed, default=0, help="seeds envs, networks, sampling (0)")
+    t.add_argument(
+        "--eval-every",
+        type=_positive,
+        default=None,
+        help="env steps between evaluations (default steps / 25)",
+    )
+    t.add_argument(
+        "--eval-episodes", type=_positive, default=100, help="episodes per evaluation (100)"
+    )
+    t.add_argument(
+        "--backend",
+        choices=("native", "gymnasium"),
+        default="native",
+        help="native: tfdrive's Rust envs; gymnasium: Gymnasium envs batched by tfdrive "
+        "(default native)",
+    )
+    t.add_argument("--full", action="store_true", help="train all --steps, not only until solved")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--json", action="store_true", help="print the result as JSON")
     c = sub.add_parser("collect", help="collect experience and report throughput and returns")
     c.add_argument(
         "--env",
@@ -232,10 +389,10 @@ def parser() -> argparse.ArgumentParser:
     )
     c.add_argument(
         "--policy",
-        choices=("ppo", "random"),
+        type=_policy_choice,
         default="ppo",
         help="ppo: an (untrained) PPO actor-critic run as one TF graph; random: uniform "
-        "actions (default ppo)",
+        "actions; DIR: a saved policy, e.g. tfdrive train's <out>/policy (default ppo)",
     )
     c.add_argument("--hidden", type=_hidden, default=(64, 64), help="PPO layer sizes (64,64)")
     c.add_argument(
@@ -263,6 +420,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        if args.command == "train":
+            result = train(args)
+            if args.json:
+                print(json.dumps(result.to_dict(), indent=2))
+            else:
+                _print_train(result)
+            return 0
         if args.command == "collect":
             result = collect(args)
             if args.json:
@@ -276,7 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tfdrive: interrupted", file=sys.stderr)
         return 130
-    except _USER_ERRORS + _gymnasium_errors() as e:
+    except _USER_ERRORS + (FloatingPointError,) + _gymnasium_errors() as e:
         print(f"tfdrive {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,175 @@
+"""tfdrive.train: the train loop learns, writes its outputs, resumes, and rejects bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from tfdrive.train import evaluation, loop, recipes  # noqa: E402
+
+# A DQN small enough to learn CartPole visibly in a few thousand steps.
+SMALL_DQN = dataclasses.replace(
+    recipes.default_recipe("dqn", "CartPole-v1"),
+    q_layers=(64, 64),
+    learning_rate=1e-3,
+    learning_starts=500,
+    epsilon_decay_steps=1000,
+)
+
+
+@pytest.fixture(scope="module")
+def dqn_run(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("train") / "dqn")
+    result = loop.train(
+        "dqn",
+        "CartPole-v1",
+        steps=6000,
+        eval_every=2000,
+        eval_episodes=20,
+        recipe=SMALL_DQN,
+        out=out,
+        seed=0,
+        stop_when_solved=False,
+    )
+    return result
+
+
+def test_dqn_learns_cartpole_in_seconds(dqn_run):
+    returns = [p.mean_return for p in dqn_run.history]
+    # Random play lasts about 20 steps; a fixed seed and a wide margin.
+    assert returns[0] < 30
+    assert max(returns[1:]) > 2.5 * returns[0]
+    assert dqn_run.env_steps >= 6000 and dqn_run.train_steps > 1000
+    assert [p.env_steps for p in dqn_run.history] == sorted(p.env_steps for p in dqn_run.history)
+
+
+def test_outputs_are_written(dqn_run):
+    paths = dqn_run.paths
+    events = os.listdir(paths["tensorboard"])
+    assert any(name.startswith("events.out.tfevents") for name in events)
+    with open(paths["learning_curve"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert tf.train.latest_checkpoint(paths["checkpoint"]) is not None
+    with open(paths["result"]) as f:
+        summary = json.load(f)
+    assert summary["agent"] == "dqn" and summary["env_steps"] == dqn_run.env_steps
+    assert summary["final_return"] == dqn_run.final_return
+    with open(paths["history"]) as f:
+        assert len(json.load(f)) == len(dqn_run.history)
+
+
+def test_tensorboard_holds_eval_and_train_scalars(dqn_run):
+    tags = set()
+    for name in os.listdir(dqn_run.paths["tensorboard"]):
+        for event in tf.compat.v1.train.summary_iterator(
+            os.path.join(dqn_run.paths["tensorboard"], name)
+        ):
+            tags.update(value.tag for value in event.summary.value)
+    assert {"eval/mean_return", "train/loss", "train/env_steps_per_s"} <= tags
+
+
+def test_saved_policy_loads_and_acts(dqn_run):
+    import tensorflow_probability  # noqa: F401
+
+    from tfdrive.environments import native
+    from tfdrive.policies import py_tf_eager_policy
+
+    policy = py_tf_eager_policy.SavedModelPyTFEagerPolicy(
+        dqn_run.paths["policy"], load_specs_from_pbtxt=True, batch_time_steps=False
+    )
+    env = native.make("CartPole-v1", 5, seed=3)
+    action = policy.action(env.reset()).action
+    assert action.shape == (5,) and set(np.unique(action)) <= {0, 1}
+    # The saved policy is the trained one, not the initial one.
+    returns = evaluation.evaluate(policy, native.make("CartPole-v1", 20, seed=7))
+    assert returns.mean() > 2 * dqn_run.history[0].mean_return
+
+
+def test_rerun_with_the_same_out_resumes(dqn_run, tmp_path):
+    import shutil
+
+    out = str(tmp_path / "resumed")
+    shutil.copytree(dqn_run.out, out)
+    result = loop.train(
+        "dqn",
+        "CartPole-v1",
+        steps=7000,
+        eval_every=2000,
+        eval_episodes=20,
+        recipe=SMALL_DQN,
+        out=out,
+        stop_when_solved=False,
+    )
+    assert result.resumed
+    assert result.history[: len(dqn_run.history)] == dqn_run.history
+    assert dqn_run.env_steps < result.env_steps < dqn_run.env_steps + 1100
+    assert result.train_steps > dqn_run.train_steps
+    assert result.seconds > dqn_run.seconds
+
+
+def test_evaluation_counts_one_whole_episode_per_env():
+    from tfdrive.environments import native
+    from tfdrive.policies import random_py_policy
+
+    env = native.make("Pendulum-v1", 6, seed=0)
+    policy = random_py_policy.RandomPyPolicy(
+        env.time_step_spec(), env.action_spec(), seed=0, outer_dims=(6,)
+    )
+    returns = evaluation.evaluate(policy, env)
+    assert returns.shape == (6,) and np.all(returns < 0)  # 200 steps of costs each
+
+
+def test_first_episode_returns_ignore_later_episodes():
+    from tfdrive.trajectories import trajectory
+
+    def step(reward, next_step_type):
+        return trajectory.Trajectory(
+            step_type=np.zeros(2, np.int32),
+            observation=np.zeros((2, 1), np.float32),
+            action=np.zeros(2, np.int64),
+            policy_info=(),
+            next_step_type=np.array(next_step_type, np.int32),
+            reward=np.array(reward, np.float32),
+            discount=np.ones(2, np.float32),
+        )
+
+    returns = evaluation.FirstEpisodeReturns(2)
+    returns(step([1.0, 2.0], [1, 2]))  # env 1 ends its first episode
+    assert not returns.done
+    returns(step([3.0, 5.0], [2, 2]))  # env 0 ends; env 1's second step is not counted
+    assert returns.done and returns.returns.tolist() == [4.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"agent": "sac"}, "unknown agent 'sac'; expected one of: ppo, dqn"),
+        ({"agent": "dqn", "env": "Pendulum-v1"}, "dqn needs a discrete action space"),
+        ({"env": "NoSuchEnv-v0"}, "'NoSuchEnv-v0' is not a native environment"),
+        ({"backend": "gpu"}, "unknown backend 'gpu'"),
+        ({"steps": 0}, "steps must be a positive integer, got 0"),
+        ({"eval_episodes": 0}, "eval_episodes must be a positive integer, got 0"),
+    ],
+)
+def test_bad_input_is_a_clear_value_error(tmp_path, kwargs, message):
+    kwargs = {"agent": "dqn", "env": "CartPole-v1", "steps": 100, **kwargs}
+    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(")):
+        loop.train(out=str(tmp_path / "run"), **kwargs)
+
+
+def test_an_out_dir_of_another_run_is_refused(dqn_run):
+    with pytest.raises(ValueError, match="holds a dqn run on CartPole-v1"):
+        loop.train("dqn", "Acrobot-v1", steps=100, out=dqn_run.out)
+
+
+def test_recipes_cover_both_agents():
+    assert recipes.default_recipe("ppo", "CartPole-v1").agent == "ppo"
+    assert recipes.default_recipe("dqn", "Acrobot-v1") == recipes.DQNRecipe()
+    assert recipes.default_recipe("ppo", "Pendulum-v1").default_steps == 2_000_000
+    assert loop.solved_return("CartPole-v1") == 475.0
