@@ -20,11 +20,38 @@ and outputs are copied back by ``.numpy()``.
 
 With ``use_tf_function=False``, `policy.action` runs eagerly (op by op), for
 debugging.
+
+XLA (``jit_compile=True``, which implies ``use_tf_function``): the same graph
+is compiled by XLA (``tf.function(jit_compile=True)``), which fuses the
+network's layers, the sampling and the clipping into a few kernels; see
+docs/xla.md for when that pays. XLA compiles once per input shape (batch
+size), so keep the batch size fixed. What changes against the plain graph:
+
+* deterministic outputs (greedy actions, logits, value predictions, means)
+  are the same up to float rounding (XLA may fuse and reorder arithmetic);
+* sampling draws from the same distribution but from XLA's own random
+  stream (XLA ignores the seeds of stateful random ops such as
+  ``tf.random.categorical``), so `tf.random.set_seed` does not reproduce the
+  plain graph's samples; calls with an explicit ``seed``
+  (``action(time_step, seed=...)``) therefore run the plain graph, so the
+  seed means what it means in TF-Agents;
+* ``tf.debugging.assert_*`` ops inside the graph are not evaluated.
+
+A policy with an op XLA cannot compile (``tf.py_function``, string ops, some
+custom ops) is not an error: the first call that XLA refuses is rerun with
+the plain graph, one warning (`XlaFallbackWarning`, also logged) names the
+policy and XLA's error, and every later call runs the plain graph. An error
+the plain graph raises as well is raised as is.
+
+`get_initial_state` is not compiled: it makes zeros once per run.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -36,7 +63,18 @@ from tfdrive.specs import tensor_spec
 from tfdrive.trajectories import policy_step
 from tfdrive.utils import nest_utils
 
-__all__ = ["PyTFEagerPolicy", "PyTFEagerPolicyBase", "SavedModelPyTFEagerPolicy"]
+__all__ = [
+    "PyTFEagerPolicy",
+    "PyTFEagerPolicyBase",
+    "SavedModelPyTFEagerPolicy",
+    "XlaFallbackWarning",
+]
+
+_logger = logging.getLogger(__name__)
+
+
+class XlaFallbackWarning(RuntimeWarning):
+    """A ``jit_compile=True`` policy could not be compiled by XLA and runs the plain graph."""
 
 
 def _policy_device(policy: Any) -> str | None:
@@ -136,7 +174,9 @@ class _CompiledAction:
         state_spec: Any,
         batch_time_steps: bool,
         device: str | None,
+        jit_compile: bool = False,
     ):
+        self.jit_compile = jit_compile
         self._time_step_spec = time_step_spec
         self._state_spec = state_spec
         flat_ts = tf.nest.flatten(time_step_spec)
@@ -168,7 +208,9 @@ class _CompiledAction:
             structure["info"] = info
             return tf.nest.flatten(action) + tf.nest.flatten(info) + tf.nest.flatten(step.state)
 
-        function = tf.function(flat_action, input_signature=signature, autograph=False)
+        function = tf.function(
+            flat_action, input_signature=signature, autograph=False, jit_compile=jit_compile
+        )
         self._concrete = function.get_concrete_function()
         self._captured = self._concrete.captured_inputs
         # Off the host CPU, also call under the device scope so the outputs
@@ -228,6 +270,10 @@ class PyTFEagerPolicyBase(py_policy.PyPolicy):
         environment): a batch dimension of 1 is added before the call and
         removed from the action and info. Use False for batched
         environments. The state keeps its batch dimension either way.
+      jit_compile: Compile the action graph with XLA (implies
+        `use_tf_function`); falls back to the plain graph, with one
+        `XlaFallbackWarning`, when XLA cannot compile it. See the module
+        docstring.
     """
 
     def __init__(
@@ -239,9 +285,14 @@ class PyTFEagerPolicyBase(py_policy.PyPolicy):
         info_spec: Any,
         use_tf_function: bool = False,
         batch_time_steps: bool = True,
+        jit_compile: bool = False,
     ):
+        if not isinstance(jit_compile, bool):
+            raise TypeError(f"jit_compile must be a bool, got {jit_compile!r}.")
         self._policy = policy
-        self._use_tf_function = use_tf_function
+        self._jit_compile = jit_compile
+        self._xla_error: str | None = None
+        self._use_tf_function = use_tf_function or jit_compile
         self._batch_time_steps = batch_time_steps
         super().__init__(time_step_spec, action_spec, policy_state_spec, info_spec)
         self._tf_time_step_spec = tensor_spec.from_spec(self._time_step_spec)
@@ -253,7 +304,7 @@ class PyTFEagerPolicyBase(py_policy.PyPolicy):
         self._compiled: dict = {}
         self._convert = _make_converter()
         self._device = _policy_device(policy)
-        if use_tf_function:
+        if self._use_tf_function:
             self._policy_action_fn = tf.function(policy.action, autograph=False)
         else:
             self._policy_action_fn = policy.action
@@ -262,6 +313,29 @@ class PyTFEagerPolicyBase(py_policy.PyPolicy):
     def device(self) -> str | None:
         """Device the compiled graph runs on (that of the policy's variables)."""
         return self._device
+
+    @property
+    def jit_compile(self) -> bool:
+        """True while calls run the XLA-compiled graph (False after a fallback)."""
+        return self._jit_compile and self._xla_error is None
+
+    def _fall_back_from_xla(self, error: Exception) -> None:
+        """Records that XLA refused the policy; warns once; later calls run the plain graph."""
+        if self._xla_error is not None:
+            return
+        name = getattr(self._policy, "name", None) or type(self._policy).__name__
+        detail = str(error).strip().splitlines()
+        # Drop the graph's attribute list ("[_XlaMustCompile=true,...]"): noise to a reader.
+        detail = re.sub(r"\[_XlaMustCompile[^\]]*\]", "", detail[0] if detail else "")
+        self._xla_error = f"{type(error).__name__}: {detail}"
+        message = (
+            f"PyTFEagerPolicy(jit_compile=True): XLA cannot compile the action graph of policy "
+            f"{name!r} ({type(self._policy).__name__}); running the plain TensorFlow graph "
+            f"instead. XLA's error: {self._xla_error}"
+        )
+        _logger.warning(message)
+        warnings.warn(message, XlaFallbackWarning, stacklevel=6)
+        self._compiled = {k: c for k, c in self._compiled.items() if not c.jit_compile}
 
     def variables(self) -> Any:
         """The policy's variables as numpy arrays."""
@@ -282,9 +356,36 @@ class PyTFEagerPolicyBase(py_policy.PyPolicy):
                 self._tf_state_spec if has_state else (),
                 self._batch_time_steps,
                 self._device,
+                jit_compile=self.jit_compile,
             )
             self._compiled[has_state] = compiled
         return compiled
+
+    def _run_compiled(self, has_state: bool, tensors: list) -> tuple[Any, Any, Any]:
+        compiled = self._compiled_for(has_state)
+        if not compiled.jit_compile:
+            return compiled(tensors)
+        try:
+            return compiled(tensors)
+        except (tf.errors.OpError, ValueError, TypeError) as xla_error:
+            # Only an error the plain graph does not raise is XLA's: rerun
+            # without XLA, which raises the genuine error if there is one.
+            self._compiled.pop(has_state)
+            plain = _CompiledAction(
+                self._policy.action,
+                self._tf_time_step_spec,
+                self._tf_state_spec if has_state else (),
+                self._batch_time_steps,
+                self._device,
+            )
+            try:
+                outputs = plain(tensors)
+            except Exception:
+                self._compiled[has_state] = compiled
+                raise
+            self._fall_back_from_xla(xla_error)
+            self._compiled[has_state] = plain
+            return outputs
 
     def _flat_time_step(self, time_step: Any) -> list:
         observation = time_step.observation
@@ -334,7 +435,7 @@ class PyTFEagerPolicyBase(py_policy.PyPolicy):
         self._check_shapes(leaves)
         convert = self._convert
         tensors = [convert(x, d) for x, d in zip(leaves, compiled.dtypes)]
-        action, state, info = compiled(tensors)
+        action, state, info = self._run_compiled(has_state, tensors)
         return policy_step.PolicyStep(action, state, info)
 
     def _slow_action(self, time_step: Any, policy_state: Any, seed: Any) -> Any:
@@ -364,12 +465,21 @@ class PyTFEagerPolicy(PyTFEagerPolicyBase):
       use_tf_function: One compiled graph per call (recommended) or eager.
       batch_time_steps: True for unbatched time steps (one environment),
         False for batched environments.
+      jit_compile: Compile the graph with XLA (implies `use_tf_function`),
+        falling back to the plain graph with one `XlaFallbackWarning` when
+        XLA cannot compile the policy; see the module docstring.
 
     `action` returns `PolicyStep(action, state, info)` with numpy action and
     info (unbatched when `batch_time_steps`) and the state as tensors.
     """
 
-    def __init__(self, policy: Any, use_tf_function: bool = False, batch_time_steps: bool = True):
+    def __init__(
+        self,
+        policy: Any,
+        use_tf_function: bool = False,
+        batch_time_steps: bool = True,
+        jit_compile: bool = False,
+    ):
         super().__init__(
             policy,
             tensor_spec.to_array_spec(policy.time_step_spec),
@@ -378,6 +488,7 @@ class PyTFEagerPolicy(PyTFEagerPolicyBase):
             tensor_spec.to_array_spec(policy.info_spec),
             use_tf_function,
             batch_time_steps,
+            jit_compile,
         )
 
 
@@ -392,6 +503,9 @@ class SavedModelPyTFEagerPolicy(PyTFEagerPolicyBase):
       load_specs_from_pbtxt: Read the specs saved beside the model
         (``policy_specs.pbtxt``, written by tfdrive's `PolicySaver`).
       use_tf_function, batch_time_steps: As in `PyTFEagerPolicy`.
+      jit_compile: As in `PyTFEagerPolicy`. The loaded concrete functions are
+        called inside a new function that XLA compiles whole (their bodies
+        are inlined), so it applies to saved policies too.
 
     Raises:
       ValueError: Neither specs nor `load_specs_from_pbtxt` given.
@@ -407,6 +521,7 @@ class SavedModelPyTFEagerPolicy(PyTFEagerPolicyBase):
         load_specs_from_pbtxt: bool = False,
         use_tf_function: bool = False,
         batch_time_steps: bool = True,
+        jit_compile: bool = False,
     ):
         policy = tf.saved_model.load(model_path)
         self._checkpoint = tf.train.Checkpoint(policy=policy)
@@ -432,6 +547,7 @@ class SavedModelPyTFEagerPolicy(PyTFEagerPolicyBase):
             info_spec,
             use_tf_function,
             batch_time_steps,
+            jit_compile,
         )
         if policy_specs:
             self._collect_data_spec = policy_specs["collect_data_spec"]
