@@ -1,0 +1,200 @@
+"""Collection on Ray actors against the same drivers in one process.
+
+Native CartPole, `--num-envs` envs per driver, a 64x64 PPO policy (actor
+and value MLPs, collect mode, run through PyTFEagerPolicy as one graph),
+`--steps` env steps per driver and round (weak scaling: each actor does what
+one local driver does). Variants:
+
+- `local x N`: N `CollectorWorker`s (the actors' own class) in this process,
+  one after the other per round: what one process collects;
+- `ray x N`: `DistributedCollector` with N actors, synchronous rounds
+  without new weights, then with a `publish` before every round (PPO's
+  pattern).
+
+Overheads, measured on their own:
+
+- transfer: a ready batch of `--steps` steps fetched from an actor
+  (`ray.get` of an actor call that returns a stored batch: serialisation,
+  the object store, the call), in µs per transferred step; and the round
+  overhead (round wall time minus the slowest actor's driver time);
+- broadcast: `publish` (variables to numpy, check, `ray.put`) and
+  `broadcast` (every actor loads them), in ms per broadcast.
+
+Each actor reserves one CPU (`ray.init(num_cpus=...)` must allow N).
+TensorFlow runs with one intra- and one inter-op thread per process, here
+and in the actors, so that N processes can use N cores.
+
+Run: python benches/bench_distributed.py [--workers 1,2] [--num-envs 64]
+     [--steps 8192] [--rounds 10] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import ray  # noqa: E402
+
+from tfdrive.benchmarks import common  # noqa: E402
+from tfdrive.distributed import factories  # noqa: E402
+from tfdrive.distributed.collector import DistributedCollector, local_workers  # noqa: E402
+from tfdrive.distributed.worker import CollectorWorker  # noqa: E402
+
+
+@ray.remote(num_cpus=0)
+class BatchHolder:
+    """Hands back one stored batch: the transfer cost without collection."""
+
+    def __init__(self, batch):
+        self._batch = batch
+
+    def get(self):
+        return self._batch
+
+
+def local_steps_per_s(workers: list[CollectorWorker], rounds: int) -> list[float]:
+    rates = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        steps = sum(w.collect().num_steps for w in workers)
+        rates.append(steps / (time.perf_counter() - start))
+    return rates
+
+
+def ray_rounds(collector: DistributedCollector, rounds: int, learner_policy=None) -> dict:
+    rates, overhead_us = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        round_ = collector.collect(weights=learner_policy)
+        seconds = time.perf_counter() - start
+        rates.append(round_.num_steps / seconds)
+        slowest = max(b.seconds for b in round_.batches)
+        overhead_us.append((seconds - slowest) * 1e6 / round_.num_steps)
+    return {"steps_per_s": rates, "round_overhead_us_per_step": overhead_us}
+
+
+def transfer_us_per_step(batch, repeats: int) -> list[float]:
+    holder = BatchHolder.remote(batch)
+    ray.get(holder.get.remote())
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        got = ray.get(holder.get.remote())
+        samples.append((time.perf_counter() - start) * 1e6 / got.num_steps)
+    ray.kill(holder)
+    return samples
+
+
+def broadcast_ms(collector: DistributedCollector, policy, repeats: int) -> dict:
+    publish, load = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        collector.publish(policy)
+        middle = time.perf_counter()
+        collector.broadcast()
+        publish.append((middle - start) * 1e3)
+        load.append((time.perf_counter() - middle) * 1e3)
+    return {"publish_ms": publish, "broadcast_ms": load}
+
+
+def med(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workers", default="1,2", help="actor counts (default 1,2)")
+    p.add_argument("--num-envs", type=int, default=64, help="envs per driver (default 64)")
+    p.add_argument("--steps", type=int, default=8192, help="env steps per driver per round")
+    p.add_argument("--rounds", type=int, default=10, help="timed rounds per variant")
+    p.add_argument("--json", default=None, help="write the results as JSON here")
+    args = p.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+
+    env_factory = factories.NativeEnvFactory("CartPole-v1", args.num_envs, num_threads=1)
+    policy_factory = factories.PPOPolicyFactory(hidden=(64, 64), tf_threads=1)
+    ray.init(
+        num_cpus=max(counts),
+        include_dashboard=False,
+        object_store_memory=200 * 1024**2,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}},
+    )
+    results: dict = {"machine": common.machine(), "args": vars(args), "variants": {}}
+    learner_policy = policy_factory(env_factory(0))
+    rows = []
+    for n in counts:
+        workers = local_workers(env_factory, policy_factory, n, n * args.steps)
+        local_steps_per_s(workers, 2)  # Traces the graphs.
+        local = local_steps_per_s(workers, args.rounds)
+        del workers
+        with DistributedCollector(env_factory, policy_factory, n, n * args.steps) as collector:
+            ray_rounds(collector, 2)  # Traces the graphs in the actors.
+            plain = ray_rounds(collector, args.rounds)
+            weighted = ray_rounds(collector, args.rounds, learner_policy)
+            sample = collector.collect()
+            broadcast = broadcast_ms(collector, learner_policy, args.rounds)
+        transfer = transfer_us_per_step(sample.batches[0], args.rounds)
+        results["variants"][n] = {
+            "local_steps_per_s": local,
+            "ray": plain,
+            "ray_with_publish": weighted,
+            "transfer_us_per_step": transfer,
+            "batch_bytes": int(sum(a.nbytes for a in _leaves(sample.batches[0].trajectory))),
+            "steps_per_batch": sample.batches[0].num_steps,
+            **broadcast,
+        }
+        rows.append(
+            [
+                n,
+                f"{med(local):,.0f}",
+                f"{med(plain['steps_per_s']):,.0f}",
+                f"{med(weighted['steps_per_s']):,.0f}",
+                f"{med(plain['steps_per_s']) / med(local):.2f}",
+                f"{med(plain['round_overhead_us_per_step']):.2f}",
+                f"{med(transfer):.3f}",
+                f"{med(broadcast['publish_ms']):.2f}",
+                f"{med(broadcast['broadcast_ms']):.2f}",
+            ]
+        )
+    ray.shutdown()
+    print(json.dumps(results["machine"]))
+    print(
+        f"native CartPole x {args.num_envs} per driver, PPO 64x64, {args.steps} steps per "
+        f"driver per round, medians of {args.rounds} rounds"
+    )
+    print(
+        common.table(
+            [
+                "N",
+                "local x N steps/s",
+                "ray x N steps/s",
+                "ray + publish steps/s",
+                "ray / local",
+                "round overhead µs/step",
+                "transfer µs/step",
+                "publish ms",
+                "broadcast ms",
+            ],
+            rows,
+        )
+    )
+    if args.json:
+        common.write_json(args.json, results)
+
+
+def _leaves(trajectory) -> list[np.ndarray]:
+    from tfdrive.utils import nest
+
+    return nest.flatten(trajectory)
+
+
+if __name__ == "__main__":
+    main()
