@@ -1,14 +1,27 @@
 """Type stubs for the native module ``tfdrive._core`` (built from ``rust/``)."""
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar, final
 
 import numpy as np
+
+__all__ = [
+    "__version__",
+    "DriverCore",
+    "RunStats",
+    "count_steps",
+    "EpisodeMetricCore",
+    "TrajectoryBufferCore",
+    "NativeVecEnv",
+    "PyEnvBatch",
+    "MailboxesCore",
+]
 
 __version__: str
 
 # --- driver (rust/src/py/driver.rs) -----------------------------------------
 
+@final
 class RunStats:
     """What one `DriverCore.run()` did."""
 
@@ -29,11 +42,12 @@ class RunStats:
         """Seconds per stage (policy, env, gil_wait, assembly, observers, other), or None
         unless run with timing=True."""
 
+@final
 class DriverCore:
     """The step loop behind `tfdrive.drivers.py_driver.PyDriver`."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         env: Any,
         policy: Any,
         observers: Sequence[Any],
@@ -43,7 +57,7 @@ class DriverCore:
         max_episodes: float,
         end_episode_on_boundary: bool,
         trajectory_type: Any,
-    ) -> None: ...
+    ) -> DriverCore: ...
     def run(
         self,
         time_step: Any,
@@ -60,12 +74,13 @@ def count_steps(
 
 # --- metrics (rust/src/py/observers.rs) -------------------------------------
 
+@final
 class EpisodeMetricCore:
     """The native state of a `tfdrive.metrics.py_metrics` metric."""
 
-    def __init__(
-        self, kind: str, buffer_size: int | None = None, batch_size: int | None = None
-    ) -> None:
+    def __new__(
+        cls, kind: str, buffer_size: int | None = None, batch_size: int | None = None
+    ) -> EpisodeMetricCore:
         """`kind`: average_return, average_episode_length, max_return,
         min_return, environment_steps or number_of_episodes."""
     def observe(self, step_type: Any, next_step_type: Any, reward: Any) -> None: ...
@@ -88,6 +103,7 @@ class EpisodeMetricCore:
 
 # --- replay_buffers (rust/src/py/buffer.rs) ---------------------------------
 
+@final
 class TrajectoryBufferCore:
     """The native state of a `tfdrive.replay_buffers.TrajectoryBuffer`.
 
@@ -96,14 +112,14 @@ class TrajectoryBufferCore:
     at the shared cursor, overwriting the oldest item once full.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         storage: list[np.ndarray],
         names: list[str],
         batch_size: int,
         max_length: int,
         dict_keys: list[str] | None = None,
-    ) -> None: ...
+    ) -> TrajectoryBufferCore: ...
     def add_leaves(self, leaves: Sequence[Any]) -> None:
         """Appends one batch: the flattened leaves, `[B, *leaf_shape]` (or
         `leaf_shape` when B == 1) of the leaves' dtypes; raises TypeError /
@@ -135,6 +151,7 @@ class TrajectoryBufferCore:
 
 # --- environments (rust/src/py/envs.rs, rust/src/py/batched.rs) -------------
 
+@final
 class NativeVecEnv:
     """A batch of native classic-control envs stepped in Rust (GIL released).
 
@@ -143,9 +160,9 @@ class NativeVecEnv:
     discount [B] float32, observation [B, obs_dim] float32)`.
     """
 
-    def __init__(
-        self, name: str, num_envs: int, seed: int = 0, num_threads: int | None = None
-    ) -> None: ...
+    def __new__(
+        cls, name: str, num_envs: int, seed: int = 0, num_threads: int | None = None
+    ) -> NativeVecEnv: ...
     @property
     def name(self) -> str: ...
     @property
@@ -183,6 +200,7 @@ class NativeVecEnv:
         """`states` [B, k] float64, `elapsed`, `needs_reset`, `rng` [B], `current`."""
     def __setstate__(self, state: dict[str, Any]) -> None: ...
 
+@final
 class PyEnvBatch:
     """Steps Python environments and stacks their time steps into `[B, ...]` arrays.
 
@@ -191,15 +209,15 @@ class PyEnvBatch:
     `reset()`/`step()` return the stacked leaves in that order.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         envs: list[Any],
         leaf_specs: list[tuple[str, str, tuple[int, ...], Any]],
         flatten_observation: Any | None = None,
         gym_envs: list[Any] | None = None,
         discount: float = 1.0,
         discrete: bool = False,
-    ) -> None: ...
+    ) -> PyEnvBatch: ...
     @property
     def num_envs(self) -> int: ...
     @property
@@ -210,3 +228,29 @@ class PyEnvBatch:
         through unchanged with a note naming the env index."""
     def infos(self) -> list[Any] | None:
         """The Gymnasium path's last info per env; None on the generic path."""
+
+# --- parallel environments (rust/src/py/mailbox.rs) -------------------------
+
+@final
+class MailboxesCore:
+    """Request/reply mailboxes in shared memory, one slot per worker process.
+
+    Behind `tfdrive.environments.parallel_py_environment`. `memory` is a
+    writable, C-contiguous numpy array of at least `slots * slot_bytes` bytes
+    that every process maps, zeroed before first use (TypeError / ValueError
+    otherwise). Waits release the GIL; a timeout must be finite and >= 0.
+    """
+
+    slot_bytes: ClassVar[int]
+    def __new__(cls, memory: np.ndarray, slots: int) -> MailboxesCore: ...
+    @property
+    def slots(self) -> int: ...
+    def post(self, slot: int, command: int) -> int:
+        """Parent: posts `command` to `slot`; returns the request's sequence number."""
+    def wait_request(self, slot: int, last_seq: int, timeout: float) -> tuple[int, int] | None:
+        """Worker: `(seq, command)` of the next request after `last_seq`, or None
+        after `timeout` seconds."""
+    def reply(self, slot: int, seq: int, status: int) -> None:
+        """Worker: answers request `seq` of `slot` with `status`."""
+    def wait_reply(self, slot: int, seq: int, timeout: float) -> int | None:
+        """Parent: the status replied to request `seq`, or None after `timeout` seconds."""

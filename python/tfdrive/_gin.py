@@ -35,7 +35,7 @@ except ImportError:  # gin-config is optional.
     _gin = None
 
 
-def _tf_agents_selector(cls: type) -> str:
+def _tf_agents_selector(cls: Any) -> str:
     """``tfdrive.a.b.Name`` -> ``tf_agents.a.b.Name``."""
     return "tf_agents" + cls.__module__[len("tfdrive") :] + "." + cls.__qualname__
 
@@ -47,7 +47,8 @@ def _bindings(selector: str) -> dict:
         return {}
 
 
-def _follow_bindings(cls: T, selector: str) -> T:
+def _follow_bindings(cls: Any, selector: str) -> Any:
+    """`cls`, its `__init__` wrapped in place (deliberately dynamic, hence `Any`)."""
     init = cls.__init__
     signature = inspect.signature(init)
 

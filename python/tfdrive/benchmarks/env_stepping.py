@@ -87,23 +87,25 @@ class EnvPoolWorker:
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        line = self.proc.stdout.readline()
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both are pipes
+        self._requests, self._replies = self.proc.stdin, self.proc.stdout
+        line = self._replies.readline()
         if not line:
             self.proc.wait(timeout=30)
             raise RuntimeError(f"EnvPool worker ({python}) did not start")
         self.version = json.loads(line)["envpool"]
 
     def measure(self, n: int, threads: int, seconds: float) -> dict:
-        self.proc.stdin.write(f"{n} {threads} {seconds}\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
+        self._requests.write(f"{n} {threads} {seconds}\n")
+        self._requests.flush()
+        line = self._replies.readline()
         if not line:
             raise RuntimeError("EnvPool worker died")
         return json.loads(line)
 
     def close(self) -> None:
         try:
-            self.proc.stdin.close()
+            self._requests.close()
             self.proc.wait(timeout=30)
         except (OSError, subprocess.TimeoutExpired):
             self.proc.kill()

@@ -21,9 +21,8 @@ class ProgressBar:
     def __init__(self, total: float | None = None, desc: str = "collect", **tqdm_kwargs: Any):
         from tqdm.auto import tqdm
 
-        finite = total is not None and total != float("inf")
         self._bar = tqdm(
-            total=int(total) if finite else None,
+            total=None if total is None or total == float("inf") else int(total),
             desc=desc,
             unit="step",
             unit_scale=True,

@@ -139,7 +139,8 @@ class PyDriver(driver.Driver):
             )
         self._running = True
         bar = ProgressBar(total=self._max_steps) if self._progress is True else None
-        progress = bar or self._progress or None
+        callback = None if isinstance(self._progress, bool) else self._progress
+        progress = bar or callback or None
         try:
             time_step, policy_state, self._last_run_stats = self._core.run(
                 time_step, policy_state, progress, self._timing
@@ -181,7 +182,7 @@ def _limit(argument: str, value: Any) -> int:
     if isinstance(value, numbers.Integral):
         whole = int(value)
     elif math.isfinite(value) and float(value).is_integer():
-        whole = int(value)
+        whole = int(math.trunc(value))  # a Real promises __trunc__, not __int__
     else:
         raise ValueError(f"`{argument}` must be a whole number or None; got {value!r}")
     if abs(whole) >= 2**63:

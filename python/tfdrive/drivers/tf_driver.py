@@ -62,7 +62,8 @@ class TFDriver(driver.Driver):
         self._max_steps = max_steps or np.inf
         self._max_episodes = max_episodes or np.inf
         if not disable_tf_function:
-            self.run = common.function(self.run, autograph=True)
+            # As TF-Agents: the instance's run() becomes its tf.function.
+            self.run = common.function(self.run, autograph=True)  # type: ignore[method-assign]
 
     def run(self, time_step: Any, policy_state: Any = ()) -> tuple[Any, Any]:
         """Runs the policy from `time_step` and `policy_state` until a limit is reached.

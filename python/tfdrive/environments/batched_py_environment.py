@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -43,20 +43,36 @@ def unstack_actions(batched_actions: Any) -> list:
     ]
 
 
-def _gymnasium_fast_path(envs: Sequence[py_environment.PyEnvironment]) -> bool:
+class _GymnasiumEnv(Protocol):
+    """What the native Gymnasium path reads from a `GymnasiumWrapper`."""
+
+    gym: Any
+    _handle_auto_reset: bool
+    _discount: float
+    _action_is_discrete: bool
+
+
+def _gymnasium_fast_path(
+    envs: Sequence[py_environment.PyEnvironment],
+) -> list[_GymnasiumEnv] | None:
+    """`envs` when the native core can step their Gymnasium envs itself, else None.
+
+    That is when all are plain `GymnasiumWrapper`s that reset on their own,
+    with one discount, one kind of action space and an unnested observation.
+    """
     # A GymnasiumWrapper exists only once its module was imported.
     module = sys.modules.get("tfdrive.environments.gymnasium_wrapper")
-    if module is None:
-        return False
-    GymnasiumWrapper = module.GymnasiumWrapper  # noqa: N806
-    first = envs[0]
-    return all(
-        type(env) is GymnasiumWrapper
-        and env._handle_auto_reset
+    if module is None or any(type(env) is not module.GymnasiumWrapper for env in envs):
+        return None
+    wrappers = cast("list[_GymnasiumEnv]", list(envs))
+    first = wrappers[0]
+    fast = all(
+        env._handle_auto_reset
         and env._discount == first._discount
         and env._action_is_discrete == first._action_is_discrete
-        for env in envs
-    ) and not nest.is_nested(first.observation_spec())
+        for env in wrappers
+    ) and not nest.is_nested(envs[0].observation_spec())
+    return wrappers if fast else None
 
 
 def _check_step_types(step_type: np.ndarray) -> None:
@@ -121,13 +137,15 @@ class BatchedPyEnvironment(py_environment.PyEnvironment):
         nested_fields = any(
             nest.is_nested(getattr(spec, f)) for f in ("step_type", "reward", "discount")
         )
-        self._core = None
+        self._core: _core.PyEnvBatch | None = None
         if self._num_envs > 1 and not nested_fields:
             self._core = self._make_core(envs, spec)
         super().__init__()
 
     @staticmethod
-    def _make_core(envs: Sequence[py_environment.PyEnvironment], spec: ts.TimeStep) -> Any:
+    def _make_core(
+        envs: Sequence[py_environment.PyEnvironment], spec: ts.TimeStep
+    ) -> _core.PyEnvBatch:
         obs_leaves = nest.flatten(spec.observation)
         names = (
             ["observation"]
@@ -148,9 +166,9 @@ class BatchedPyEnvironment(py_environment.PyEnvironment):
             list(envs),
             leaf_specs,
             flatten_observation=nest.flatten if nested_obs else None,
-            gym_envs=[env.gym for env in envs] if fast else None,
-            discount=float(envs[0]._discount) if fast else 1.0,
-            discrete=bool(envs[0]._action_is_discrete) if fast else False,
+            gym_envs=[env.gym for env in fast] if fast else None,
+            discount=float(fast[0]._discount) if fast else 1.0,
+            discrete=bool(fast[0]._action_is_discrete) if fast else False,
         )
 
     @property
@@ -181,7 +199,8 @@ class BatchedPyEnvironment(py_environment.PyEnvironment):
         return self._time_step_spec
 
     def _pack(self, flat: list) -> ts.TimeStep:
-        if not self._core.gymnasium_path:  # The Gymnasium path makes its own step types.
+        # Only the core's results come here; its Gymnasium path makes its own step types.
+        if self._core is None or not self._core.gymnasium_path:
             _check_step_types(flat[0])
         observation = (
             flat[3] if len(flat) == 4 else nest.pack_sequence_as(self._observation_spec, flat[3:])

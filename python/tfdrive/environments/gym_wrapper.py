@@ -103,12 +103,12 @@ def spec_from_gym_space(
     if kind == "MultiDiscrete":
         dtype = _mapped_dtype(dtype_map, kind, np.int32)
         nvec = np.asarray(space.nvec)
-        start = np.asarray(getattr(space, "start", np.zeros_like(nvec)), dtype=dtype)
+        starts = np.asarray(getattr(space, "start", np.zeros_like(nvec)), dtype=dtype)
         return array_spec.BoundedArraySpec(
             shape=space.shape,
             dtype=dtype,
-            minimum=_simplified(start),
-            maximum=_simplified(np.asarray(start + nvec - 1, dtype=dtype)),
+            minimum=_simplified(starts),
+            maximum=_simplified(np.asarray(starts + nvec - 1, dtype=dtype)),
             name=name,
         )
     if kind == "MultiBinary":

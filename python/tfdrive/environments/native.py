@@ -194,9 +194,9 @@ def _check_int(argument: str, value: Any, low: int, high: int) -> None:
     """Raises TypeError/ValueError naming `argument` unless ``low <= value < high``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{argument} must be an int, got {type(value).__name__} {value!r}")
-    if value < low:
+    if int(value) < low:
         raise ValueError(f"{argument} must be at least {low}, got {value}")
-    if value >= high:
+    if int(value) >= high:
         raise ValueError(f"{argument} must be below {high}, got {value}")
 
 

@@ -69,16 +69,16 @@ class RandomPyEnvironment(py_environment.PyEnvironment):
         self._time_step_spec = ts.time_step_spec(observation_spec)
         self._action_spec = action_spec or []
         self._episode_end_probability = episode_end_probability
-        discount = np.asarray(discount, dtype=np.float32)
+        discounts = np.asarray(discount, dtype=np.float32)
         if batch_size:
-            if not discount.shape:
-                discount = np.tile(discount, batch_size)
-            if len(discount) != batch_size:
+            if not discounts.shape:
+                discounts = np.tile(discounts, batch_size)
+            if len(discounts) != batch_size:
                 raise ValueError(
-                    f"Size of discounts must equal the batch size. discount={discount!r}, "
+                    f"Size of discounts must equal the batch size. discount={discounts!r}, "
                     f"batch_size={batch_size}"
                 )
-        self._discount = discount
+        self._discount = discounts
         if reward_fn is not None:
             self._reward_fn = reward_fn
         elif batch_size is None:

@@ -345,10 +345,8 @@ class ActionRepeat(PyEnvironmentBaseWrapper):
             step_type = np.asarray(time_step.step_type)
             if np.any(step_type == ts.StepType.FIRST) or np.any(step_type == ts.StepType.LAST):
                 break
-        total_reward = np.asarray(total_reward, dtype=np.asarray(time_step.reward).dtype)
-        return ts.TimeStep(
-            time_step.step_type, total_reward, time_step.discount, time_step.observation
-        )
+        reward = np.asarray(total_reward, dtype=np.asarray(time_step.reward).dtype)
+        return ts.TimeStep(time_step.step_type, reward, time_step.discount, time_step.observation)
 
 
 def _leading_size(spec: Any) -> int:
@@ -597,7 +595,8 @@ class ActionDiscretizeWrapper(PyEnvironmentBaseWrapper):
         minimum = np.broadcast_to(spec.minimum, shape)
         maximum = np.broadcast_to(spec.maximum, shape)
         self._action_map = [
-            np.linspace(low, high, num=int(count))
+            # numpy's stubs type a one-operand nditer's items as tuples; they are 0-d arrays.
+            np.linspace(low, high, num=int(count))  # type: ignore[call-overload]
             for low, high, count in zip(
                 np.nditer(minimum), np.nditer(maximum), np.nditer(limits), strict=False
             )
@@ -749,6 +748,7 @@ class FlattenObservationsWrapper(PyEnvironmentBaseWrapper):
 
     def _filter_observations(self, observations: dict) -> dict:
         """``observations`` without the keys outside the allowlist (in place, as TF-Agents)."""
+        assert self._observations_allowlist is not None  # only called with an allowlist
         for key in set(observations.keys()).difference(self._observations_allowlist):
             del observations[key]
         return observations

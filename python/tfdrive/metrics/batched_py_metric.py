@@ -29,7 +29,7 @@ class BatchedPyMetric(py_metric.PyStepMetric):
 
     def __init__(
         self,
-        metric_class: type,
+        metric_class: type[Any],
         metric_args: Any = None,
         name: str | None = None,
         batch_size: int | None = None,

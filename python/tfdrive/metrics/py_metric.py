@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,16 +19,19 @@ try:
 except ImportError:  # numpy-only install: metrics work, but are not checkpointable.
     _tf = None
 
-_Base: type = _tf.Module if _tf is not None else object
-# abc.ABCMeta, combined with tf.Module's own metaclass where that is another one.
-_Meta: type = (
-    abc.ABCMeta
-    if issubclass(abc.ABCMeta, type(_Base))
-    else type("_AbstractModuleMeta", (abc.ABCMeta, type(_Base)), {})
-)
+_Base: Any = _tf.Module if _tf is not None else object
+if TYPE_CHECKING:  # mypy needs a metaclass it can name; the runtime one derives from it.
+    _Meta = abc.ABCMeta
+else:
+    # abc.ABCMeta, combined with tf.Module's own metaclass where that is another one.
+    _Meta = (
+        abc.ABCMeta
+        if issubclass(abc.ABCMeta, type(_Base))
+        else type("_AbstractModuleMeta", (abc.ABCMeta, type(_Base)), {})
+    )
 
 
-class PyMetric(_Base, metaclass=_Meta):  # type: ignore[misc, valid-type]
+class PyMetric(_Base, metaclass=_Meta):
     """A named statistic, updated by calling the metric.
 
     Args:

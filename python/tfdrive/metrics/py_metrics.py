@@ -89,7 +89,7 @@ class NumpyDeque:
 
 def _encode_state(state: dict[str, Any]) -> bytes:
     """A metric state dict (numbers, arrays, None) as `.npz` bytes, without pickling."""
-    arrays = {k: np.asarray(v) for k, v in state.items() if v is not None}
+    arrays: dict[str, Any] = {k: np.asarray(v) for k, v in state.items() if v is not None}
     arrays["_none"] = np.array(sorted(k for k, v in state.items() if v is None), dtype=str)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -218,7 +218,8 @@ class StreamingMetric(_NativeStepMetric):
     def _aggregate(self, values: np.ndarray) -> np.float32:
         return np.mean(values, dtype=np.float32)
 
-    def result(self) -> np.float32:
+    def result(self) -> np.float32 | np.ndarray:
+        """The aggregate of the window's values; a 0-d float32 zero before any episode."""
         values = self._native_observer.values()
         if values.size == 0:
             return np.array(0.0, dtype=np.float32)

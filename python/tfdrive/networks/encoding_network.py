@@ -76,6 +76,7 @@ def _conv_layers(
     Raises:
       ValueError: Unknown `conv_type`, or a tuple of other than 3 or 4 entries.
     """
+    no_dilation: tuple[int, ...]
     if conv_type == CONV_TYPE_2D:
         conv_class, no_dilation = keras.layers.Conv2D, (1, 1)
     elif conv_type == CONV_TYPE_1D:

@@ -95,6 +95,7 @@ class LSTMEncodingNetwork(network.Network):
         if rnn_construction_fn:
             lstm_network = rnn_construction_fn(**(rnn_construction_kwargs or {}))
         else:
+            assert lstm_size is not None  # checked above: one of the two is given
             cells = [
                 keras.layers.LSTMCell(size, dtype=dtype, implementation=KERAS_LSTM_FUSED)
                 for size in lstm_size

@@ -160,7 +160,8 @@ class Network(keras.layers.Layer):
             raise RuntimeError(
                 f"{cls.__name__}.__init__ function accepts *args.  This is not allowed."
             )
-        cls.__init__ = _capture_init_arguments(init)
+        # Deliberate: every subclass constructor records its arguments (for `copy`).
+        cls.__init__ = _capture_init_arguments(init)  # type: ignore[method-assign]
 
     def __init__(
         self, input_tensor_spec: Any = None, state_spec: Any = (), name: str | None = None

@@ -340,7 +340,7 @@ class NormalProjectionNetwork(network.DistributionNetwork):
             bias_initializer=keras.initializers.Zeros(),
             name="means_projection_layer",
         )
-        self._stddev_projection_layer = None
+        self._stddev_projection_layer: Any = None  # a Dense layer with state_dependent_std
         if state_dependent_std:
             self._stddev_projection_layer = keras.layers.Dense(
                 num_elements,

@@ -168,7 +168,7 @@ class Sequential(network.Network):
 
 def _unique(variables) -> list:
     """Variables without repeats (a layer may appear twice), in first-seen order."""
-    seen = {}
+    seen: dict[int, Any] = {}
     for v in variables:
         seen.setdefault(id(v), v)
     return list(seen.values())

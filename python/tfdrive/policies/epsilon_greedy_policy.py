@@ -91,7 +91,7 @@ class EpsilonGreedyPolicy(tf_policy.TFPolicy):
         """The policy whose greedy actions this one takes."""
         return self._greedy_policy.wrapped_policy
 
-    def _variables(self) -> list:
+    def _variables(self) -> Sequence[Any]:
         return self._greedy_policy.variables()
 
     def _get_epsilon(self) -> Any:

@@ -166,7 +166,8 @@ class PyTFPolicy(py_policy.PyPolicy):
         """
         if not self._built:
             raise RuntimeError("PyTFPolicy has not been initialized yet.")
-        graph, global_step, checkpointer = self._checkpointer(policy_dir, graph)
+        # TF-Agents' default: None reaches the Checkpointer, which rejects it.
+        graph, global_step, checkpointer = self._checkpointer(policy_dir, graph)  # type: ignore[arg-type]
         with graph.as_default():
             checkpointer.initialize_or_restore(self.session)
             with self.session.as_default():

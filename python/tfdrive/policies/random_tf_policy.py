@@ -25,7 +25,7 @@ _CHOSEN_ARM_FEATURES = "chosen_arm_features"
 _MASKED_LOGIT = -1e10
 
 
-def _sampling_range(spec: Any) -> tuple[np.ndarray, np.ndarray, bool]:
+def _sampling_range(spec: Any) -> tuple[np.ndarray | np.float64, np.ndarray | np.float64, bool]:
     """``(low, high, inclusive)`` of what `tensor_spec.sample_spec_nest` draws for `spec`.
 
     Unbounded specs span their dtype (floats an eighth of it each way, bools

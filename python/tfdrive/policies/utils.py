@@ -6,8 +6,7 @@ the `BanditPolicyType` enumeration and its spec, and masked argmax.
 
 from __future__ import annotations
 
-import collections
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import tensorflow as tf
 
@@ -84,23 +83,25 @@ class InfoFields:
     CHOSEN_ARM_FEATURES = "chosen_arm_features"
 
 
-_POLICY_INFO_FIELDS = (
-    InfoFields.LOG_PROBABILITY,
-    InfoFields.PREDICTED_REWARDS_MEAN,
-    InfoFields.MULTIOBJECTIVE_SCALARIZED_PREDICTED_REWARDS_MEAN,
-    InfoFields.PREDICTED_REWARDS_OPTIMISTIC,
-    InfoFields.PREDICTED_REWARDS_SAMPLED,
-    InfoFields.BANDIT_POLICY_TYPE,
-)
+# The info namedtuples: fields named by `InfoFields`, in TF-Agents' order;
+# every field defaults to () (absent), as in TF-Agents.
+class PolicyInfo(NamedTuple):
+    log_probability: Any = ()
+    predicted_rewards_mean: Any = ()
+    multiobjective_scalarized_predicted_rewards_mean: Any = ()
+    predicted_rewards_optimistic: Any = ()
+    predicted_rewards_sampled: Any = ()
+    bandit_policy_type: Any = ()
 
-# Every field defaults to () (absent), as in TF-Agents.
-PolicyInfo = collections.namedtuple("PolicyInfo", _POLICY_INFO_FIELDS)
-PolicyInfo.__new__.__defaults__ = ((),) * len(PolicyInfo._fields)
 
-PerArmPolicyInfo = collections.namedtuple(
-    "PerArmPolicyInfo", _POLICY_INFO_FIELDS + (InfoFields.CHOSEN_ARM_FEATURES,)
-)
-PerArmPolicyInfo.__new__.__defaults__ = ((),) * len(PerArmPolicyInfo._fields)
+class PerArmPolicyInfo(NamedTuple):
+    log_probability: Any = ()
+    predicted_rewards_mean: Any = ()
+    multiobjective_scalarized_predicted_rewards_mean: Any = ()
+    predicted_rewards_optimistic: Any = ()
+    predicted_rewards_sampled: Any = ()
+    bandit_policy_type: Any = ()
+    chosen_arm_features: Any = ()
 
 
 def populate_policy_info(

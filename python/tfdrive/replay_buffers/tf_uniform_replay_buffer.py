@@ -180,7 +180,7 @@ class TFUniformReplayBuffer(replay_buffer.ReplayBuffer):
             probabilities = tf.fill(outer, probability)
         return data, BufferInfo(ids=data_ids, probabilities=probabilities)
 
-    def as_dataset(
+    def as_dataset(  # type: ignore[override]  # TF-Agents' signature: no sequence_preprocess_fn
         self,
         sample_batch_size: Any = None,
         num_steps: Any = None,

@@ -72,17 +72,18 @@ def _leaf_names(structure: Any, prefix: str = "") -> list[str]:
     """The paths of `structure`'s leaves in `tf.nest` order, e.g. `observation['pos']`."""
     if not nest.is_nested(structure):
         return [prefix or "data_spec"]
+    kind = type(structure)
     if isinstance(structure, abc.Mapping):
         children = [(f"{prefix}[{key!r}]", structure[key]) for key in sorted(structure)]
-    elif hasattr(type(structure), "__attrs_attrs__"):
+    elif hasattr(kind, "__attrs_attrs__"):
         children = [
             (f"{prefix}.{a.name}" if prefix else a.name, getattr(structure, a.name))
-            for a in type(structure).__attrs_attrs__
+            for a in kind.__attrs_attrs__
         ]
-    elif isinstance(structure, tuple) and hasattr(type(structure), "_fields"):
+    elif isinstance(structure, tuple) and hasattr(kind, "_fields"):
         children = [
             (f"{prefix}.{field}" if prefix else field, value)
-            for field, value in zip(type(structure)._fields, structure, strict=True)
+            for field, value in zip(kind._fields, structure, strict=True)
         ]
     else:
         children = [(f"{prefix}[{i}]", value) for i, value in enumerate(structure)]
@@ -125,9 +126,9 @@ def _unwrapped(structure: Any) -> Any:
     structure = getattr(structure, "__wrapped__", structure)
     if not nest.is_nested(structure) or hasattr(type(structure), "__attrs_attrs__"):
         return structure
+    kind = type(structure)
     if isinstance(structure, abc.Mapping):
         items = [(key, _unwrapped(value)) for key, value in structure.items()]
-        kind = type(structure)
         return kind(items) if kind in (dict, collections.OrderedDict) else dict(items)
     children = [_unwrapped(child) for child in structure]
     if isinstance(structure, tuple) and hasattr(type(structure), "_fields"):

@@ -184,7 +184,7 @@ class ArraySpec:
     Specs are immutable, unhashable and picklable.
     """
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # unhashable by design, as in TF-Agents
     __slots__ = ("_shape", "_dtype", "_name")
 
     def __init__(self, shape, dtype, name=None):

@@ -2,7 +2,7 @@
 
 import collections
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 __all__ = [
     "CommonFields",
@@ -27,6 +27,10 @@ class PolicyStep(NamedTuple("PolicyStep", [("action", Any), ("state", Any), ("in
 
     __slots__ = ()
 
+    if TYPE_CHECKING:  # The defaults are set below, after the class is made.
+
+        def __new__(cls, action: Any = (), state: Any = (), info: Any = ()) -> "PolicyStep": ...
+
     def replace(self, **kwargs):
         """`_replace` under a public name: a copy with the given fields changed."""
         return self._replace(**kwargs)
@@ -43,7 +47,7 @@ class CommonFields:
 
 
 # A ready-made info namedtuple with just the log-probability field.
-PolicyInfo = collections.namedtuple("PolicyInfo", (CommonFields.LOG_PROBABILITY,))
+PolicyInfo = collections.namedtuple("PolicyInfo", ("log_probability",))
 
 
 def _set_field(obj, key, value):

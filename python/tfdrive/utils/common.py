@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, overload
 
 import numpy as np
 import tensorflow as tf
@@ -351,6 +351,10 @@ def soft_variables_update(
     return tf.group(*updates, name=op_name)
 
 
+@overload
+def join_scope(parent_scope: str | None, child_scope: str) -> str: ...
+@overload
+def join_scope(parent_scope: str | None, child_scope: str | None) -> str | None: ...
 def join_scope(parent_scope: str | None, child_scope: str | None) -> str | None:
     """``parent/child``; an empty (or None) side yields the other one unchanged."""
     if not parent_scope:

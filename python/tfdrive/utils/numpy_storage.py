@@ -38,7 +38,8 @@ class NumpyState(tf.train.experimental.PythonState):
     def serialize(self) -> bytes:
         """All numpy attributes as one `.npz` blob (no pickling)."""
         buffer = io.BytesIO()
-        np.savez(buffer, **{k: np.asarray(v) for k, v in self._arrays().items()})
+        arrays: dict[str, Any] = {k: np.asarray(v) for k, v in self._arrays().items()}
+        np.savez(buffer, **arrays)
         return buffer.getvalue()
 
     def deserialize(self, string_value: bytes) -> None:

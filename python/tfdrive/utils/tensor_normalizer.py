@@ -70,7 +70,7 @@ class TensorNormalizer(tf.Module, metaclass=abc.ABCMeta):
 
     @property
     @abc.abstractmethod
-    def variables(self) -> Any:  # type: ignore[override]
+    def variables(self) -> Any:
         """The statistics variables, as a tuple of nests like `tensor_spec`."""
 
     @abc.abstractmethod
@@ -170,7 +170,7 @@ class EMATensorNormalizer(TensorNormalizer):
         ]
 
     @property
-    def variables(self) -> Any:  # type: ignore[override]
+    def variables(self) -> Any:
         return (
             tf.nest.pack_sequence_as(self._tensor_spec, self._mean_moving_avg),
             tf.nest.pack_sequence_as(self._tensor_spec, self._var_moving_avg),
@@ -230,7 +230,7 @@ class StreamingTensorNormalizer(TensorNormalizer):
         self._m2_carry = [make("m2_carry", 0.0, i, s) for i, s in specs]
 
     @property
-    def variables(self) -> Any:  # type: ignore[override]
+    def variables(self) -> Any:
         pack = lambda vs: tf.nest.pack_sequence_as(self._tensor_spec, vs)  # noqa: E731
         return pack(self._count), pack(self._avg), pack(self._m2), pack(self._m2_carry)
 
