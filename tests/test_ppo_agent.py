@@ -22,6 +22,7 @@ from tfdrive.networks import actor_distribution_network, value_network  # noqa: 
 from tfdrive.specs import tensor_spec  # noqa: E402
 from tfdrive.trajectories import time_step as ts  # noqa: E402
 from tfdrive.trajectories import trajectory  # noqa: E402
+from tfdrive.utils import common  # noqa: E402
 
 OBS = tensor_spec.TensorSpec([2], tf.float32)
 ARMS = tensor_spec.BoundedTensorSpec([], tf.int32, 0, 1)
@@ -69,7 +70,7 @@ def _probability_of_arm_1(agent):
 def test_ppo_clip_agent_learns_the_paying_arm():
     tf.random.set_seed(7)
     agent = _agent(importance_ratio_clipping=0.2, num_epochs=4, normalize_observations=False)
-    train = tf.function(agent.train)
+    train = common.function(agent.train)
     before = _probability_of_arm_1(agent)
     for _ in range(30):
         loss_info = train(_bandit_experience(agent))
@@ -88,9 +89,10 @@ def test_ppo_kl_penalty_agent_learns_and_adapts_beta():
         adaptive_kl_target=0.01,
         adaptive_kl_tolerance=0.3,
     )
+    train = common.function(agent.train)
     before = _probability_of_arm_1(agent)
     for _ in range(30):
-        agent.train(_bandit_experience(agent))
+        train(_bandit_experience(agent))
     assert _probability_of_arm_1(agent) > before + 0.2
     assert float(agent._adaptive_kl_beta.numpy()) != 1.0
 
@@ -332,3 +334,52 @@ def test_preprocess_sequence_fills_returns_and_advantages():
     )
     loss_info = agent.train(processed)
     assert np.isfinite(loss_info.loss.numpy())
+
+
+def test_debug_summaries_are_written(tmp_path):
+    tf.random.set_seed(4)
+    agent = _agent(
+        ppo_agent.PPOAgent,
+        num_epochs=2,
+        importance_ratio_clipping=0.2,
+        debug_summaries=True,
+        summarize_grads_and_vars=True,
+    )
+    experience = _bandit_experience(agent, batch_size=4)
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        agent.train(experience)
+    writer.flush()
+    tags = set()
+    for path in tmp_path.iterdir():
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags.update(value.tag for value in event.summary.value)
+    expected = {
+        "Losses/policy_gradient_loss",
+        "Losses/value_estimation_loss",
+        "Losses/kl_penalty_loss",
+        "Losses/total_abs_loss",
+        "LearningRate/learning_rate",
+        "epoch_0/clip_fraction",
+        "epoch_1/value_estimation_loss",
+        "adaptive_kl_beta",
+    }
+    assert expected <= tags, sorted(tags)
+    assert any(tag.endswith("_gradient") for tag in tags), sorted(tags)
+
+
+def test_weights_apply_per_sequence_or_per_step(agent_and_experience):
+    agent, experience = agent_and_experience
+    # Zero weights on every sequence: nothing to learn from.
+    info = agent.loss(experience, weights=tf.zeros([4]))
+    assert info.extra.policy_gradient_loss.numpy() == 0.0
+    assert info.extra.value_estimation_loss.numpy() == 0.0
+    per_sequence = agent.loss(experience, weights=tf.constant([1.0, 0.0, 2.0, 1.0]))
+    per_step = agent.loss(
+        experience, weights=tf.constant([[1.0, 1.0], [0.0, 0.0], [2.0, 2.0], [1.0, 1.0]])
+    )
+    np.testing.assert_allclose(per_sequence.loss.numpy(), per_step.loss.numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="`weights`"):
+        agent.loss(experience, weights=tf.ones([2]))
+    with pytest.raises(ValueError, match="`weights`"):
+        agent.loss(experience, weights=tf.ones([4, 3]))

@@ -133,17 +133,24 @@ def _assert_close(got, want):
 CASES = {
     # name: (tfdrive class, TF-Agents class, action spec, recurrent, extra kwargs)
     "clip_ff_discrete": (ppo_clip_agent.PPOClipAgent, tfa_ppo_clip_agent.PPOClipAgent,
-                         DISCRETE, False, dict(importance_ratio_clipping=0.2, entropy_regularization=0.01)),
+                         DISCRETE, False, dict(importance_ratio_clipping=0.2, entropy_regularization=0.01,
+                                               normalize_rewards=False)),
     "clip_ff_continuous": (ppo_clip_agent.PPOClipAgent, tfa_ppo_clip_agent.PPOClipAgent,
                            CONTINUOUS, False, dict(importance_ratio_clipping=0.2, use_gae=True,
-                                                   use_td_lambda_return=True, value_clipping=0.5)),
+                                                   use_td_lambda_return=True, value_clipping=0.5,
+                                                   reward_norm_clipping=0.5)),
     "clip_rnn_continuous": (ppo_clip_agent.PPOClipAgent, tfa_ppo_clip_agent.PPOClipAgent,
-                            CONTINUOUS, True, dict(importance_ratio_clipping=0.2, use_gae=True)),
+                            CONTINUOUS, True, dict(importance_ratio_clipping=0.2, use_gae=True,
+                                                   normalize_observations=False)),
     "clip_rnn_discrete": (ppo_clip_agent.PPOClipAgent, tfa_ppo_clip_agent.PPOClipAgent,
-                          DISCRETE, True, dict(importance_ratio_clipping=0.1)),
+                          DISCRETE, True, dict(importance_ratio_clipping=0.1,
+                                               aggregate_losses_across_replicas=False,
+                                               update_normalizers_in_train=False)),
     "kl_ff_continuous": (ppo_agent.PPOAgent, tfa_ppo_agent.PPOAgent, CONTINUOUS, False,
                          dict(kl_cutoff_factor=0.5, adaptive_kl_target=0.01, policy_l2_reg=1e-3,
-                              value_function_l2_reg=1e-3, gradient_clipping=1.0)),
+                              value_function_l2_reg=1e-3, gradient_clipping=1.0,
+                              log_prob_clipping=3.0, entropy_regularization=0.05,
+                              check_numerics=True, debug_summaries=True)),
 }  # fmt: skip
 
 

@@ -71,31 +71,45 @@ _KL_BETA_MAX = 10e16
 _HAS_TENSORBOARD = importlib.util.find_spec("tensorboard") is not None
 
 
+def _plain_python(function: Any) -> Any:
+    """Keeps autograph out of a helper without tensor-dependent control flow
+    (converting it would only slow down tracing a `tf.function(agent.train)`)."""
+    return tf.autograph.experimental.do_not_convert(function)
+
+
 def _summary_metadata(plugin_name: str) -> bytes:
     plugin_data = summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin_name)
     return summary_pb2.SummaryMetadata(plugin_data=plugin_data).SerializeToString()
 
 
+@_plain_python
 def _scalar_summary(name: str, data: Any, step: Any) -> None:
     """Writes a scalar summary when a default writer records (TensorBoard optional)."""
     if not eager_utils.summaries_recorded():
         return
     if _HAS_TENSORBOARD:
         tf.summary.scalar(name=name, data=data, step=step)
-    else:
+        return
+    # Tagged under the current name scope, as TensorBoard's own summaries are.
+    with tf.summary.experimental.summary_scope(name, "scalar_summary", values=[data]) as (tag, _):
         tf.summary.write(
-            name, tf.cast(data, tf.float32), step=step, metadata=_summary_metadata("scalars")
+            tag, tf.cast(data, tf.float32), step=step, metadata=_summary_metadata("scalars")
         )
 
 
+@_plain_python
 def _histogram_summary(name: str, data: Any, step: Any) -> None:
     """Writes a histogram summary (the raw values without TensorBoard)."""
     if not eager_utils.summaries_recorded():
         return
     if _HAS_TENSORBOARD:
         tf.summary.histogram(name=name, data=data, step=step)
-    else:
-        tf.summary.write(name, tf.reshape(data, [-1]), step=step)
+        return
+    with tf.summary.experimental.summary_scope(name, "histogram_summary", values=[data]) as (
+        tag,
+        _,
+    ):
+        tf.summary.write(tag, tf.reshape(data, [-1]), step=step)
 
 
 def _normalize_advantages(
@@ -103,7 +117,9 @@ def _normalize_advantages(
 ) -> tf.Tensor:
     """`(advantages - mean) / sqrt(var + variance_epsilon)`, moments over `axes`."""
     mean, variance = tf.nn.moments(advantages, axes=list(axes), keepdims=True)
-    return (advantages - mean) * tf.math.rsqrt(variance + variance_epsilon)
+    return tf.nn.batch_normalization(
+        advantages, mean, variance, offset=None, scale=None, variance_epsilon=variance_epsilon
+    )
 
 
 def _discount_of(experience: Any) -> tf.Tensor:
@@ -121,6 +137,7 @@ def _leaf_spec(spec: Any) -> bool:
     return hasattr(spec, "dtype") and hasattr(spec, "shape")
 
 
+@_plain_python
 def _check_against_spec(
     value: Any, spec: Any, allowed_outer_ranks: Sequence[int], name: str = "experience"
 ) -> None:
@@ -203,6 +220,7 @@ def _check_against_spec(
             )
 
 
+@_plain_python
 def _trajectory_fields(transition: Any) -> dict:
     """The `Trajectory` fields of a `Transition` (the check's view of it)."""
     time_step, action_step, next_time_step = transition
@@ -215,6 +233,27 @@ def _trajectory_fields(transition: Any) -> dict:
         "reward": next_time_step.reward,
         "discount": next_time_step.discount,
     }
+
+
+def _weights_times(weights: Any, valid_mask: tf.Tensor) -> tf.Tensor:
+    """`weights * valid_mask` for scalar, per-sequence `[B]` or per-step `[B, T]` weights.
+
+    `[B]` weights apply to every step of their sequence (never broadcast along
+    the time axis).
+
+    Raises:
+      ValueError: the weights have another shape (the message names `weights`).
+    """
+    weights = tf.cast(weights, tf.float32)
+    shape, mask_shape = weights.shape, valid_mask.shape
+    if shape.rank == 1 and shape.is_compatible_with(mask_shape[:1]):
+        return weights[:, tf.newaxis] * valid_mask
+    if shape.rank == 0 or (shape.rank == 2 and shape.is_compatible_with(mask_shape)):
+        return weights * valid_mask
+    raise ValueError(
+        f"`weights` must be a scalar, shaped [B] or shaped [B, T] = {mask_shape.as_list()} "
+        f"like the experience, got shape {shape.as_list()}."
+    )
 
 
 # What `_training_batch` prepares from the experience: every tensor `[B, T]`
@@ -642,7 +681,7 @@ class PPOAgent(tf_agent.TFAgent):
             experience = self._preprocess(experience)
 
         valid_mask = ppo_utils.make_trajectory_mask(experience)
-        masked_weights = valid_mask if weights is None else weights * valid_mask
+        masked_weights = valid_mask if weights is None else _weights_times(weights, valid_mask)
 
         old_params = experience.policy_info["dist_params"]
         old_distributions = ppo_utils.distribution_from_spec(
