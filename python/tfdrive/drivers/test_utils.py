@@ -130,7 +130,10 @@ class PyPolicyMock(py_policy.PyPolicy):
         self.get_initial_state_call_count += 1
         return self._initial_policy_state
 
-    def _action(self, time_step: ts.TimeStep, policy_state: Any) -> policy_step.PolicyStep:
+    # TF-Agents' mock takes no seed (a seeded action() raises TypeError, as there).
+    def _action(  # type: ignore[override]
+        self, time_step: ts.TimeStep, policy_state: Any
+    ) -> policy_step.PolicyStep:
         first = time_step.is_first()
         if np.isscalar(first):
             if first:
@@ -182,7 +185,10 @@ class TFPolicyMock(tf_policy.TFPolicy):
     def _get_initial_state(self, batch_size: int | None) -> Any:
         return self._initial_policy_state
 
-    def _action(self, time_step: Any, policy_state: Any, seed: Any) -> policy_step.PolicyStep:
+    # TF-Agents' mock: the seed is required (TFPolicy always passes one).
+    def _action(  # type: ignore[override]
+        self, time_step: Any, policy_state: Any, seed: Any
+    ) -> policy_step.PolicyStep:
         del seed
         policy_state = tf.where(time_step.is_first(), self._initial_policy_state, policy_state)
         action, next_state = _alternate(policy_state)
