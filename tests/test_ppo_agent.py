@@ -383,3 +383,41 @@ def test_weights_apply_per_sequence_or_per_step(agent_and_experience):
         agent.loss(experience, weights=tf.ones([2]))
     with pytest.raises(ValueError, match="`weights`"):
         agent.loss(experience, weights=tf.ones([4, 3]))
+
+
+def test_minibatches_of_preprocessed_sequences():
+    """Values in collect: preprocess whole sequences once, then train on any window."""
+    tf.random.set_seed(5)
+    agent = _agent(
+        num_epochs=2,
+        compute_value_and_advantage_in_train=False,
+        update_normalizers_in_train=False,
+    )
+    processed = agent.preprocess_sequence(_bandit_experience(agent, batch_size=6))
+    normalizer_before = [v.numpy() for v in agent._observation_normalizer.variables]
+    for window in (np.s_[:3, :], np.s_[3:, :1], np.s_[:, :1]):
+        minibatch = tf.nest.map_structure(lambda t, w=window: t[w], processed)
+        assert np.isfinite(agent.train(minibatch).loss.numpy())
+    assert int(agent.train_step_counter.numpy()) == 6
+    # The normalizers move only when asked to.
+    for before, after in zip(normalizer_before, agent._observation_normalizer.variables):
+        np.testing.assert_array_equal(before, after.numpy())
+    agent.update_observation_normalizer(processed.observation)
+    agent.update_reward_normalizer(processed.reward)
+    assert any(
+        not np.array_equal(before, after.numpy())
+        for before, after in zip(normalizer_before, agent._observation_normalizer.variables)
+    )
+
+
+@pytest.mark.parametrize("greedy_eval", [True, False])
+def test_greedy_eval_policy(greedy_eval):
+    tf.random.set_seed(6)
+    agent = _agent(greedy_eval=greedy_eval, normalize_observations=False)
+    time_step = ts.restart(tf.random.normal([64, 2]), batch_size=64)
+    modes = agent.collect_policy.distribution(time_step).action.mode()
+    actions = agent.policy.action(time_step).action
+    assert (type(agent.policy).__name__ == "GreedyPolicy") is greedy_eval
+    assert agent.policy.info_spec == ()
+    if greedy_eval:
+        np.testing.assert_array_equal(actions.numpy(), modes.numpy())

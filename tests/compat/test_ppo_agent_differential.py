@@ -154,12 +154,11 @@ CASES = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("in_train", [True, False], ids=["value_in_train", "value_in_collect"])
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_train_matches_tf_agents(case, in_train):
+def _agent_pair(case, in_train):
+    """`(agent, tfa_agent, nets, tfa_nets)` configured alike with equal weights."""
     agent_class, tfa_agent_class, action_spec, recurrent, kwargs = CASES[case]
     tf.random.set_seed(0)
-    (tfa_actor, tfa_value), (actor, value) = _network_pairs(action_spec, recurrent)
+    tfa_nets, nets = _network_pairs(action_spec, recurrent)
     common = dict(
         num_epochs=2, compute_value_and_advantage_in_train=in_train, discount_factor=0.9, **kwargs
     )
@@ -167,8 +166,8 @@ def test_train_matches_tf_agents(case, in_train):
         tfa_ts.time_step_spec(OBS),
         action_spec,
         optimizer=tf.compat.v1.train.AdamOptimizer(1e-2),
-        actor_net=tfa_actor,
-        value_net=tfa_value,
+        actor_net=tfa_nets[0],
+        value_net=tfa_nets[1],
         train_step_counter=tf.Variable(0, dtype=tf.int64),
         **common,
     )
@@ -176,42 +175,54 @@ def test_train_matches_tf_agents(case, in_train):
         ts.time_step_spec(OBS),
         action_spec,
         optimizer=tf.compat.v1.train.AdamOptimizer(1e-2),
-        actor_net=actor,
-        value_net=value,
+        actor_net=nets[0],
+        value_net=nets[1],
         train_step_counter=tf.Variable(0, dtype=tf.int64),
         **common,
     )
-    fields = tf.nest.map_structure(
-        tf.constant, _experience_arrays(agent, action_spec, np.random.default_rng(1))
-    )
-    experience = trajectory.Trajectory(**fields)
-    tfa_experience = tfa_trajectory.Trajectory(**fields)
+    return agent, tfa_agent, nets, tfa_nets
 
-    if not in_train:
-        experience = agent.preprocess_sequence(experience)
-        tfa_experience = tfa_agent.preprocess_sequence(tfa_experience)
-        for key in ("return", "advantage", "value_prediction"):
-            _assert_close(experience.policy_info[key], tfa_experience.policy_info[key])
 
-    initial = [v.numpy() for v in actor.trainable_variables]
+def _assert_trained_alike(agent, tfa_agent, nets, tfa_nets, experience, tfa_experience):
+    """One `train` call each: same loss info, counters and updated weights."""
+    initial = [v.numpy() for v in nets[0].trainable_variables]
     loss_info = agent.train(experience)
     tfa_loss_info = tfa_agent.train(tfa_experience)
     _assert_close(loss_info.loss, tfa_loss_info.loss)
     assert loss_info.extra._fields == tfa_loss_info.extra._fields
     for name in loss_info.extra._fields:
         _assert_close(getattr(loss_info.extra, name), getattr(tfa_loss_info.extra, name))
-    assert int(agent.train_step_counter.numpy()) == int(tfa_agent.train_step_counter.numpy()) == 2
+    assert int(agent.train_step_counter.numpy()) == int(tfa_agent.train_step_counter.numpy())
 
-    for net, tfa_net in ((actor, tfa_actor), (value, tfa_value)):
+    for net, tfa_net in zip(nets, tfa_nets, strict=True):
         for variable, tfa_variable in zip(net.variables, tfa_net.variables, strict=True):
             _assert_close(variable.numpy(), tfa_variable.numpy())
     changed = [
         not np.allclose(before, after.numpy())
-        for before, after in zip(initial, actor.trainable_variables, strict=True)
+        for before, after in zip(initial, nets[0].trainable_variables, strict=True)
     ]
     assert any(changed), "train did not update the actor"
     if tfa_agent._adaptive_kl_beta is not None:
         _assert_close(agent._adaptive_kl_beta.numpy(), tfa_agent._adaptive_kl_beta.numpy())
+
+
+@pytest.mark.parametrize("in_train", [True, False], ids=["value_in_train", "value_in_collect"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_train_matches_tf_agents(case, in_train):
+    agent, tfa_agent, nets, tfa_nets = _agent_pair(case, in_train)
+    fields = tf.nest.map_structure(
+        tf.constant, _experience_arrays(agent, CASES[case][2], np.random.default_rng(1))
+    )
+    experience = trajectory.Trajectory(**fields)
+    tfa_experience = tfa_trajectory.Trajectory(**fields)
+    if not in_train:
+        experience = agent.preprocess_sequence(experience)
+        tfa_experience = tfa_agent.preprocess_sequence(tfa_experience)
+        for key in ("return", "advantage", "value_prediction"):
+            _assert_close(experience.policy_info[key], tfa_experience.policy_info[key])
+
+    _assert_trained_alike(agent, tfa_agent, nets, tfa_nets, experience, tfa_experience)
+    assert int(agent.train_step_counter.numpy()) == 2
 
     # The updated policies agree, normalized observations included.
     observation = fields["observation"][:, 0]
@@ -222,3 +233,23 @@ def test_train_matches_tf_agents(case, in_train):
     info = agent.collect_policy.distribution(time_step, state).info
     tfa_info = tfa_agent.collect_policy.distribution(tfa_time_step, tfa_state).info
     tf.nest.map_structure(_assert_close, info, tfa_info)
+
+
+@pytest.mark.parametrize("case", ["clip_ff_continuous", "clip_rnn_discrete", "kl_ff_continuous"])
+def test_minibatches_match_tf_agents(case):
+    """Preprocessed once, then trained window by window (values computed in collect)."""
+    agent, tfa_agent, nets, tfa_nets = _agent_pair(case, in_train=False)
+    fields = tf.nest.map_structure(
+        tf.constant, _experience_arrays(agent, CASES[case][2], np.random.default_rng(2))
+    )
+    experience = agent.preprocess_sequence(trajectory.Trajectory(**fields))
+    tfa_experience = tfa_agent.preprocess_sequence(tfa_trajectory.Trajectory(**fields))
+    for window in (np.s_[:2, 1:4], np.s_[1:, :1], np.s_[:, 3:]):
+        _assert_trained_alike(
+            agent,
+            tfa_agent,
+            nets,
+            tfa_nets,
+            tf.nest.map_structure(lambda t, w=window: t[w], experience),
+            tf.nest.map_structure(lambda t, w=window: t[w], tfa_experience),
+        )
