@@ -49,6 +49,27 @@ def test_dqn_learns_cartpole_in_seconds(dqn_run):
     assert [p.env_steps for p in dqn_run.history] == sorted(p.env_steps for p in dqn_run.history)
 
 
+def test_ppo_learns_cartpole_in_seconds(tmp_path):
+    # Few epochs keep the train graph (traced once) small; a fixed seed and a wide margin.
+    recipe = dataclasses.replace(
+        recipes.default_recipe("ppo", "CartPole-v1"), num_envs=16, collect_steps=64, num_epochs=4
+    )
+    result = loop.train(
+        "ppo",
+        "CartPole-v1",
+        steps=16_384,
+        eval_every=8192,
+        eval_episodes=20,
+        recipe=recipe,
+        out=str(tmp_path / "ppo"),
+        stop_when_solved=False,
+    )
+    returns = [p.mean_return for p in result.history]
+    assert len(returns) == 3
+    assert returns[-1] > 2.5 * returns[0]
+    assert result.train_steps == 16 * 4  # rounds x epochs
+
+
 def test_outputs_are_written(dqn_run):
     paths = dqn_run.paths
     events = os.listdir(paths["tensorboard"])

@@ -38,8 +38,8 @@ class PPORecipe:
     gradient steps on it, as TF-Agents' PPO examples do.
     """
 
-    num_envs: int = 16
-    collect_steps: int = 128
+    num_envs: int = 64
+    collect_steps: int = 32
     actor_layers: tuple[int, ...] = (64, 64)
     value_layers: tuple[int, ...] = (64, 64)
     learning_rate: float = 1e-3
@@ -108,8 +108,8 @@ _TUNED: dict[tuple[str, str], Recipe] = {
     ("ppo", "CartPole-v1"): PPORecipe(),
     ("dqn", "CartPole-v1"): DQNRecipe(),
     ("ppo", "Pendulum-v1"): PPORecipe(
-        num_envs=16,
-        collect_steps=200,
+        num_envs=64,
+        collect_steps=50,
         learning_rate=3e-4,
         num_epochs=10,
         lambda_value=0.95,
@@ -138,6 +138,17 @@ def _optimizer(learning_rate: float) -> Any:
     from tfdrive._keras import keras
 
     return keras.optimizers.Adam(learning_rate=learning_rate)
+
+
+def _build_slots(optimizer: Any, *networks: Any) -> None:
+    """Creates the optimizer's slot variables for `networks` now.
+
+    Otherwise the first `apply_gradients` creates them inside the compiled
+    train step, and `tf.function` then traces the whole step twice.
+    """
+    variables = [v for net in networks for v in net.trainable_variables]
+    if hasattr(optimizer, "build"):
+        optimizer.build(variables)
 
 
 def build_agent(
@@ -182,10 +193,11 @@ def _build_ppo(recipe: PPORecipe, time_step_spec: Any, action_spec: Any, counter
     value_net = value_network.ValueNetwork(
         observation_spec, fc_layer_params=recipe.value_layers, activation_fn=tf.nn.tanh
     )
-    return ppo_clip_agent.PPOClipAgent(
+    optimizer = _optimizer(recipe.learning_rate)
+    agent = ppo_clip_agent.PPOClipAgent(
         time_step_spec,
         action_spec,
-        optimizer=_optimizer(recipe.learning_rate),
+        optimizer=optimizer,
         actor_net=actor_net,
         value_net=value_net,
         importance_ratio_clipping=recipe.importance_ratio_clipping,
@@ -200,6 +212,8 @@ def _build_ppo(recipe: PPORecipe, time_step_spec: Any, action_spec: Any, counter
         gradient_clipping=recipe.gradient_clipping,
         train_step_counter=counter,
     )
+    _build_slots(optimizer, actor_net, value_net)
+    return agent
 
 
 def _build_dqn(recipe: DQNRecipe, time_step_spec: Any, action_spec: Any, counter: Any) -> Any:
@@ -225,11 +239,12 @@ def _build_dqn(recipe: DQNRecipe, time_step_spec: Any, action_spec: Any, counter
         progress = tf.minimum(tf.cast(counter, tf.float32) / decay, 1.0)
         return start + (end - start) * progress
 
-    return dqn_agent.DqnAgent(
+    optimizer = _optimizer(recipe.learning_rate)
+    agent = dqn_agent.DqnAgent(
         time_step_spec,
         action_spec,
         q_network=net,
-        optimizer=_optimizer(recipe.learning_rate),
+        optimizer=optimizer,
         epsilon_greedy=epsilon,
         n_step_update=recipe.n_step_update,
         target_update_period=recipe.target_update_period,
@@ -237,3 +252,5 @@ def _build_dqn(recipe: DQNRecipe, time_step_spec: Any, action_spec: Any, counter
         gradient_clipping=recipe.gradient_clipping,
         train_step_counter=counter,
     )
+    _build_slots(optimizer, net)
+    return agent
