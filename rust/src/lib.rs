@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod driver;
 pub mod envs;
+pub mod mailbox;
 pub mod observers;
 pub mod trajectory;
 

@@ -108,6 +108,7 @@ MODULES: dict[str, str] = {
     "environments/utils": "environments.utils",
     "environments/trajectory_replay": "environments.trajectory_replay",
     "environments/test_envs": "environments.test_envs",
+    "environments/parallel_py_environment": "environments.parallel_py_environment",
     "environments/gym_wrapper": "environments.gym_wrapper",
     "environments/suite_gym": "environments.suite_gym",
     "drivers/dynamic_step_driver": "drivers.dynamic_step_driver",
@@ -148,6 +149,11 @@ flags.FLAGS(sys.argv[:1], known_only=True)
 # the wheel's own data files (gin configs) are found from site-packages.
 _spec = importlib.util.find_spec("tf_agents")
 flags.FLAGS.test_srcdir = os.path.dirname(list(_spec.submodule_search_locations)[0])
+# What `multiprocessing.handle_test_main` does for a test module run as a
+# script (TF-Agents' ParallelPyEnvironment needs it; pytest never runs main).
+from tf_agents.system import system_multiprocessing  # noqa: E402
+
+system_multiprocessing.enable_interactive_mode()
 """
 
 _FROM_IMPORT = re.compile(r"^(\s*)from (tf_agents(?:\.\w+)*) import (.+)$", re.M)

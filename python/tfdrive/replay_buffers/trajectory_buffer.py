@@ -68,26 +68,9 @@ def _leaf_shape(spec: Any, name: str) -> tuple[int, ...]:
     return tuple(int(d) for d in dims)
 
 
-def _leaf_names(structure: Any, prefix: str = "") -> list[str]:
+def _leaf_names(structure: Any) -> list[str]:
     """The paths of `structure`'s leaves in `tf.nest` order, e.g. `observation['pos']`."""
-    if not nest.is_nested(structure):
-        return [prefix or "data_spec"]
-    kind = type(structure)
-    if isinstance(structure, abc.Mapping):
-        children = [(f"{prefix}[{key!r}]", structure[key]) for key in sorted(structure)]
-    elif hasattr(kind, "__attrs_attrs__"):
-        children = [
-            (f"{prefix}.{a.name}" if prefix else a.name, getattr(structure, a.name))
-            for a in kind.__attrs_attrs__
-        ]
-    elif isinstance(structure, tuple) and hasattr(kind, "_fields"):
-        children = [
-            (f"{prefix}.{field}" if prefix else field, value)
-            for field, value in zip(kind._fields, structure, strict=True)
-        ]
-    else:
-        children = [(f"{prefix}[{i}]", value) for i, value in enumerate(structure)]
-    return [name for path, child in children for name in _leaf_names(child, path)]
+    return nest.leaf_paths(structure, root="data_spec")
 
 
 def _dict_keys(structure: Any) -> list[str] | None:

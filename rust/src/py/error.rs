@@ -12,6 +12,7 @@ use pyo3::PyErr;
 
 use crate::batch::StackError;
 use crate::envs::{CreateError, EnvError};
+use crate::mailbox::MailboxError;
 use crate::observers::buffer::BufferError;
 use crate::observers::metrics::BatchMismatch;
 use crate::trajectory::ShapeMismatch;
@@ -55,7 +56,13 @@ macro_rules! value_errors {
     )*};
 }
 
-value_errors!(ShapeMismatch, StackError, BufferError, BatchMismatch);
+value_errors!(
+    ShapeMismatch,
+    StackError,
+    BufferError,
+    BatchMismatch,
+    MailboxError
+);
 
 impl From<numpy::ndarray::ShapeError> for Error {
     fn from(err: numpy::ndarray::ShapeError) -> Self {

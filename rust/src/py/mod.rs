@@ -11,6 +11,7 @@ mod driver;
 pub(crate) mod envs;
 mod error;
 mod lookups;
+mod mailbox;
 mod observers;
 mod timing;
 
@@ -22,5 +23,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<buffer::TrajectoryBufferCore>()?;
     envs::register(m)?;
     batched::register(m)?;
+    m.add_class::<mailbox::MailboxesCore>()?;
     Ok(())
 }
