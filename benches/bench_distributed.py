@@ -13,6 +13,9 @@ one local driver does). Variants:
 
 Overheads, measured on their own:
 
+- worker post-processing: what a worker spends per round beyond its
+  driver run (the batch copied out of the buffer, episode metrics), in
+  µs per step, measured on the local workers;
 - transfer: a ready batch of `--steps` steps fetched from an actor
   (`ray.get` of an actor call that returns a stored batch: serialisation,
   the object store, the call), in µs per transferred step; and the round
@@ -20,7 +23,8 @@ Overheads, measured on their own:
 - broadcast: `publish` (variables to numpy, check, `ray.put`) and
   `broadcast` (every actor loads them), in ms per broadcast.
 
-Each actor reserves one CPU (`ray.init(num_cpus=...)` must allow N).
+Ray's workers run at nice 0 here (`RAY_worker_niceness=0`; Ray's default
+is 15). Each actor reserves one CPU (`ray.init(num_cpus=...)` must allow N).
 TensorFlow runs with one intra- and one inter-op thread per process, here
 and in the actors, so that N processes can use N cores.
 
@@ -31,6 +35,7 @@ Run: python benches/bench_distributed.py [--workers 1,2] [--num-envs 64]
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -39,6 +44,10 @@ import time
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Ray starts worker processes at nice 15, so that its own daemons and the
+# driver come first; on a machine busy with other work that starves the
+# actors and measures the scheduler. Nice 0, as this process has.
+os.environ.setdefault("RAY_worker_niceness", "0")
 
 import ray  # noqa: E402
 
@@ -59,25 +68,37 @@ class BatchHolder:
         return self._batch
 
 
-def local_steps_per_s(workers: list[CollectorWorker], rounds: int) -> list[float]:
-    rates = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        steps = sum(w.collect().num_steps for w in workers)
-        rates.append(steps / (time.perf_counter() - start))
-    return rates
+def local_round(workers: list[CollectorWorker]) -> dict:
+    """One round of the workers, one after the other: steps/s and their cost beyond the driver."""
+    start = time.perf_counter()
+    batches = [w.collect() for w in workers]
+    seconds = time.perf_counter() - start
+    steps = sum(b.num_steps for b in batches)
+    # Loading weights, copying the batch out, episode metrics.
+    post = seconds - sum(b.seconds for b in batches)
+    return {"steps_per_s": steps / seconds, "worker_post_us_per_step": post * 1e6 / steps}
 
 
-def ray_rounds(collector: DistributedCollector, rounds: int, learner_policy=None) -> dict:
-    rates, overhead_us = [], []
+def ray_round(collector: DistributedCollector, learner_policy=None) -> dict:
+    """One synchronous round: steps/s and the time beyond the slowest actor's driver run."""
+    start = time.perf_counter()
+    round_ = collector.collect(weights=learner_policy)
+    seconds = time.perf_counter() - start
+    slowest = max(b.seconds for b in round_.batches)
+    return {
+        "steps_per_s": round_.num_steps / seconds,
+        "round_overhead_us_per_step": (seconds - slowest) * 1e6 / round_.num_steps,
+    }
+
+
+def rounds_interleaved(variants: dict, rounds: int) -> dict:
+    """Each variant runs one round per repeat, in turn (load changes hit all alike)."""
+    samples = {name: {} for name in variants}
     for _ in range(rounds):
-        start = time.perf_counter()
-        round_ = collector.collect(weights=learner_policy)
-        seconds = time.perf_counter() - start
-        rates.append(round_.num_steps / seconds)
-        slowest = max(b.seconds for b in round_.batches)
-        overhead_us.append((seconds - slowest) * 1e6 / round_.num_steps)
-    return {"steps_per_s": rates, "round_overhead_us_per_step": overhead_us}
+        for name, run in variants.items():
+            for key, value in run().items():
+                samples[name].setdefault(key, []).append(value)
+    return samples
 
 
 def transfer_us_per_step(batch, repeats: int) -> list[float]:
@@ -127,23 +148,25 @@ def main() -> None:
         log_to_driver=False,
         runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}},
     )
-    results: dict = {"machine": common.machine(), "args": vars(args), "variants": {}}
     learner_policy = policy_factory(env_factory(0))
+    results: dict = {"machine": common.machine(), "args": vars(args), "variants": {}}
     rows = []
     for n in counts:
         workers = local_workers(env_factory, policy_factory, n, n * args.steps)
-        local_steps_per_s(workers, 2)  # Traces the graphs.
-        local = local_steps_per_s(workers, args.rounds)
-        del workers
         with DistributedCollector(env_factory, policy_factory, n, n * args.steps) as collector:
-            ray_rounds(collector, 2)  # Traces the graphs in the actors.
-            plain = ray_rounds(collector, args.rounds)
-            weighted = ray_rounds(collector, args.rounds, learner_policy)
+            variants = {
+                "local": functools.partial(local_round, workers),
+                "ray": functools.partial(ray_round, collector),
+                "ray_with_publish": functools.partial(ray_round, collector, learner_policy),
+            }
+            rounds_interleaved(variants, 2)  # Traces the graphs, here and in the actors.
+            measured = rounds_interleaved(variants, args.rounds)
+            local, plain, weighted = (measured[k] for k in variants)
             sample = collector.collect()
             broadcast = broadcast_ms(collector, learner_policy, args.rounds)
         transfer = transfer_us_per_step(sample.batches[0], args.rounds)
         results["variants"][n] = {
-            "local_steps_per_s": local,
+            "local": local,
             "ray": plain,
             "ray_with_publish": weighted,
             "transfer_us_per_step": transfer,
@@ -154,10 +177,11 @@ def main() -> None:
         rows.append(
             [
                 n,
-                f"{med(local):,.0f}",
+                f"{med(local['steps_per_s']):,.0f}",
                 f"{med(plain['steps_per_s']):,.0f}",
                 f"{med(weighted['steps_per_s']):,.0f}",
-                f"{med(plain['steps_per_s']) / med(local):.2f}",
+                f"{med(plain['steps_per_s']) / med(local['steps_per_s']):.2f}",
+                f"{med(local['worker_post_us_per_step']):.2f}",
                 f"{med(plain['round_overhead_us_per_step']):.2f}",
                 f"{med(transfer):.3f}",
                 f"{med(broadcast['publish_ms']):.2f}",
@@ -178,6 +202,7 @@ def main() -> None:
                 "ray x N steps/s",
                 "ray + publish steps/s",
                 "ray / local",
+                "worker post µs/step",
                 "round overhead µs/step",
                 "transfer µs/step",
                 "publish ms",

@@ -416,3 +416,42 @@ def test_a_saved_policy_collects_and_takes_published_weights(tmp_path):
         collector.publish(_biased(policy, 1))
         batch = collector.collect().batches[0]
         assert batch.policy_version == 1 and (batch.trajectory.action == 1).all()
+
+
+@pytest.mark.parametrize("agent_name", ["ppo", "dqn"])
+def test_train_learners_collect_on_workers(agent_name):
+    if agent_name == "ppo" and _ppo_clip_agent() is None:
+        pytest.skip("tfdrive.agents.ppo.ppo_clip_agent is not there yet")
+    recipes = pytest.importorskip("tfdrive.train.recipes")
+    import tensorflow as tf
+
+    from tfdrive.distributed import learners
+    from tfdrive.specs import tensor_spec
+
+    recipe = (
+        dataclasses.replace(
+            recipes.default_recipe(agent_name, "CartPole-v1"), num_envs=4, num_epochs=1
+        )
+        if agent_name == "ppo"
+        else dataclasses.replace(
+            recipes.default_recipe(agent_name, "CartPole-v1"), num_envs=4, learning_starts=100
+        )
+    )
+    env = native.make("CartPole-v1", recipe.num_envs)
+    agent = recipes.build_agent(
+        recipe,
+        tensor_spec.from_spec(env.time_step_spec()),
+        tensor_spec.from_spec(env.action_spec()),
+        tf.Variable(0, dtype=tf.int64),
+    )
+    learner = learners.make_learner(
+        agent, recipe, "CartPole-v1", num_workers=2, timeout_s=90, num_cpus_per_worker=0.5
+    )
+    try:
+        results = [learner.round() for _ in range(3)]
+    finally:
+        learner.close()
+    assert all(r.env_steps >= recipe.num_envs for r in results)
+    assert sum(r.train_steps for r in results) > 0
+    assert int(agent.train_step_counter.numpy()) > 0
+    assert learner.collector.version >= 2

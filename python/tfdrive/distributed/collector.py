@@ -134,6 +134,9 @@ class DistributedCollector:
         (a saved-policy directory), run in each worker; it must pickle.
       num_workers: the number of actors (>= 1).
       steps_per_round: env steps per round over all workers (>= num_workers).
+      time_steps: None, or T: every batch is `[B, T]`, the last T driver
+        iterations of the worker's round (see `worker.CollectorWorker`);
+        each worker's share of `steps_per_round` must be at least B * T.
       data_spec: optional: the spec the learner expects (e.g. an agent's
         `collect_data_spec`); the workers' trajectory spec must match it
         (structure, shapes, dtypes), and so must every batch.
@@ -159,6 +162,7 @@ class DistributedCollector:
         num_workers: int,
         steps_per_round: int,
         *,
+        time_steps: int | None = None,
         data_spec: Any = None,
         max_restarts: int = 3,
         timeout_s: float = 300.0,
@@ -168,6 +172,8 @@ class DistributedCollector:
         self._num_workers = _whole(num_workers, "num_workers", 1)
         self._steps_per_round = _whole(steps_per_round, "steps_per_round", self._num_workers)
         self._max_restarts = _whole(max_restarts, "max_restarts", 0)
+        if time_steps is not None:
+            time_steps = _whole(time_steps, "time_steps", 1)
         if not (isinstance(timeout_s, int | float) and timeout_s > 0):
             raise ValueError(f"timeout_s must be a positive number of seconds; got {timeout_s!r}")
         self._timeout_s = float(timeout_s)
@@ -185,7 +191,7 @@ class DistributedCollector:
             num_cpus=num_cpus_per_worker,
         )(CollectorWorker)
         self._actors = [
-            actor_class.remote(env_factory, policy_factory, i, self._steps[i])
+            actor_class.remote(env_factory, policy_factory, i, self._steps[i], time_steps)
             for i in range(self._num_workers)
         ]
         self._restarts = [0] * self._num_workers
@@ -520,7 +526,11 @@ class DistributedCollector:
 
 
 def local_workers(
-    env_factory: Any, policy_factory: Any, num_workers: int, steps_per_round: int
+    env_factory: Any,
+    policy_factory: Any,
+    num_workers: int,
+    steps_per_round: int,
+    time_steps: int | None = None,
 ) -> list[CollectorWorker]:
     """The collector's workers built in this process (no Ray), each with its share of steps.
 
@@ -529,6 +539,6 @@ def local_workers(
     """
     share, extra = divmod(_whole(steps_per_round, "steps_per_round", num_workers), num_workers)
     return [
-        CollectorWorker(env_factory, policy_factory, i, share + (i < extra))
+        CollectorWorker(env_factory, policy_factory, i, share + (i < extra), time_steps)
         for i in range(_whole(num_workers, "num_workers", 1))
     ]

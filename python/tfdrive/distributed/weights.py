@@ -146,7 +146,7 @@ def to_numpy(weights: Any) -> list[np.ndarray]:
             raise TypeError(
                 f"weights[{i}] must be an array, tensor or variable; got {type(value).__name__}"
             )
-        arrays.append(np.ascontiguousarray(array))
+        arrays.append(np.asarray(array, order="C"))  # ascontiguousarray makes 0-d 1-d
     return arrays
 
 

@@ -67,6 +67,11 @@ class CollectorWorker:
       worker_index: this worker's index, passed to `env_factory`.
       steps_per_round: env steps per round, counted as `PyDriver` counts
         them (over the whole batch; a round overshoots by less than B).
+      time_steps: None: a batch holds every iteration of the round
+        (`[B, T]`, T varies a little with the boundaries). An int T: it
+        holds the round's last T iterations, always `[B, T]` (for a train
+        step compiled for one shape); needs `steps_per_round >= B * T`.
+        Episode metrics count the whole round either way.
 
     A factory that raises, or returns something else, is reported by every
     method call (not by the constructor), so that the collector receives
@@ -74,10 +79,16 @@ class CollectorWorker:
     """
 
     def __init__(
-        self, env_factory: Any, policy_factory: Any, worker_index: int, steps_per_round: int
+        self,
+        env_factory: Any,
+        policy_factory: Any,
+        worker_index: int,
+        steps_per_round: int,
+        time_steps: int | None = None,
     ):
         self.worker_index = int(worker_index)
         self._steps_per_round = int(steps_per_round)
+        self._time_steps = None if time_steps is None else int(time_steps)
         self._setup_error: BaseException | None = None
         try:
             self._setup(env_factory, policy_factory)
@@ -109,6 +120,14 @@ class CollectorWorker:
             )
         self._variables = None if variables is None else list(variables)
         self._version = 0
+        if self._time_steps is not None and self._steps_per_round < (
+            self._batch_size * self._time_steps
+        ):
+            raise ValueError(
+                f"time_steps={self._time_steps} needs at least batch size x time_steps = "
+                f"{self._batch_size * self._time_steps} steps per round from worker "
+                f"{self.worker_index}; it collects {self._steps_per_round}"
+            )
         # The driver stops once steps >= steps_per_round; every iteration
         # takes at least one step in each row but a boundary (LAST -> FIRST),
         # which follows a step, so no run takes more iterations than this.
@@ -181,8 +200,10 @@ class CollectorWorker:
             )
         # One copy out of the buffer's storage into C-contiguous arrays: Ray
         # sends those out-of-band and the learner reads them without a copy.
-        trajectory = nest.map_structure(np.ascontiguousarray, self._buffer.as_numpy())
+        trajectory = self._buffer.as_numpy()
         returns, lengths = self._episodes(trajectory)
+        kept = slice(-self._time_steps, None) if self._time_steps else slice(None)
+        trajectory = nest.map_structure(lambda a: np.ascontiguousarray(a[:, kept]), trajectory)
         return TrajectoryBatch(
             worker_index=self.worker_index,
             policy_version=self._version,
