@@ -45,7 +45,7 @@ class _Stepper:
         self.native_async = callable(getattr(env, "step_async", None)) and callable(
             getattr(env, "step_wait", None)
         )
-        self.pool = None if self.native_async else concurrent.futures.ThreadPoolExecutor(1)
+        self.pool = concurrent.futures.ThreadPoolExecutor(1)  # unused with step_async
         self.future: concurrent.futures.Future | None = None
 
     def start(self, action: Any) -> None:
@@ -58,11 +58,11 @@ class _Stepper:
         if self.native_async:
             return self.env.step_wait()
         future, self.future = self.future, None
+        assert future is not None, "wait() without start()"
         return future.result()  # re-raises the env's exception unchanged
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
+        self.pool.shutdown(wait=True)
 
 
 def _concat(nests: Sequence[Any]) -> Any:

@@ -731,7 +731,7 @@ class ProcessPyEnvironment:
     def __init__(self, env_constructor: EnvConstructor, flatten: bool = False):
         if not callable(env_constructor):
             raise TypeError(f"env_constructor must be callable, got {env_constructor!r}")
-        self._constructor = env_constructor
+        self._constructor: EnvConstructor | None = env_constructor
         self._flatten = flatten
         self._worker: _Worker | None = None
         self._parent: ParallelPyEnvironment | None = None
@@ -753,6 +753,8 @@ class ProcessPyEnvironment:
 
     def start(self, wait_to_start: bool = True) -> None:
         """Starts the process; waits for the env to be built unless `wait_to_start` is False."""
+        if self._constructor is None:
+            raise RuntimeError("this handle belongs to a ParallelPyEnvironment, which started it")
         self._worker = _Worker(_context(None), [self._constructor], 0, 0)
         self._finalizer = weakref.finalize(self, _shutdown, [self._worker])
         if wait_to_start:
