@@ -20,6 +20,7 @@ tfa = pytest.importorskip("tf_agents")
 import tensorflow as tf  # noqa: E402
 from tf_agents.agents.ppo import ppo_agent as tfa_ppo_agent  # noqa: E402
 from tf_agents.agents.ppo import ppo_clip_agent as tfa_ppo_clip_agent  # noqa: E402
+from tf_agents.agents.ppo import ppo_kl_penalty_agent as tfa_ppo_kl_penalty_agent  # noqa: E402
 from tf_agents.networks import actor_distribution_network as tfa_adn  # noqa: E402
 from tf_agents.networks import actor_distribution_rnn_network as tfa_adrn  # noqa: E402
 from tf_agents.networks import value_network as tfa_vn  # noqa: E402
@@ -27,7 +28,7 @@ from tf_agents.networks import value_rnn_network as tfa_vrn  # noqa: E402
 from tf_agents.trajectories import time_step as tfa_ts  # noqa: E402
 from tf_agents.trajectories import trajectory as tfa_trajectory  # noqa: E402
 
-from tfdrive.agents.ppo import ppo_agent, ppo_clip_agent  # noqa: E402
+from tfdrive.agents.ppo import ppo_agent, ppo_clip_agent, ppo_kl_penalty_agent  # noqa: E402
 from tfdrive.networks import (  # noqa: E402
     actor_distribution_network,
     actor_distribution_rnn_network,
@@ -151,6 +152,11 @@ CASES = {
                               value_function_l2_reg=1e-3, gradient_clipping=1.0,
                               log_prob_clipping=3.0, entropy_regularization=0.05,
                               check_numerics=True, debug_summaries=True)),
+    "klpenalty_ff_discrete": (ppo_kl_penalty_agent.PPOKLPenaltyAgent,
+                              tfa_ppo_kl_penalty_agent.PPOKLPenaltyAgent, DISCRETE, False,
+                              dict(initial_adaptive_kl_beta=0.5, adaptive_kl_target=0.02,
+                                   adaptive_kl_tolerance=0.3, kl_cutoff_factor=2.0,
+                                   kl_cutoff_coef=100.0, reward_norm_clipping=3.0)),
 }  # fmt: skip
 
 
