@@ -20,10 +20,14 @@ for several repeats in one run and reporting medians and ratios:
   the plain graph's policy-only ceiling (the plain policy called alone on
   that batch: batch / seconds per call).
 * ``threads``: `tf.config.threading` intra/inter-op settings, which only
-  take effect before TensorFlow starts, so each setting runs in its own
-  subprocess; the subprocesses are interleaved over repeats. Each measures
-  the PPO call (plain and XLA) at batch 1 / 64 / 4096 and the driver at
-  64 envs.
+  take effect before TensorFlow starts, so each setting lives in its own
+  persistent subprocess; the parent asks them for one measurement at a
+  time, in turn, so the settings are interleaved as finely as the other
+  variants. Each measures the PPO call (plain and XLA) at batch 1 / 64 /
+  4096 and the driver at 64 envs.
+
+Ratios are medians of the per-repeat ratios (each pair measured back to
+back, under the same load), not ratios of medians.
 
 Writes DIR/xla_tf<version>.json (DIR defaults to bench-results) with every
 sample, the machine and its load average before and after.
@@ -119,6 +123,13 @@ def _us_per_call(fn, n: int):
     return measure
 
 
+def _paired_ratio(samples: dict, num: str, den: str) -> float:
+    """Median over repeats of ``num / den`` within each repeat (same load for both)."""
+    import statistics
+
+    return statistics.median(a / b for a, b in zip(samples[num], samples[den]))
+
+
 def _call_variants(tf_policy, time_step, seconds: float) -> tuple[dict, dict]:
     """`({"plain": measure, "xla": measure}, first-call seconds)` for one policy and batch."""
     variants, first = {}, {}
@@ -145,7 +156,7 @@ def policy_calls(batches, seconds: float, repeats: int) -> dict:
             variants, first = _call_variants(build(env), time_step, seconds)
             samples = common.interleaved(variants, repeats)
             med = {k: common.median(v) for k, v in samples.items()}
-            ratio = med["xla"] / med["plain"]
+            ratio = _paired_ratio(samples, "xla", "plain")
             results.append(
                 {
                     "policy": label,
@@ -220,8 +231,8 @@ def collection(envs, seconds: float, repeats: int) -> dict:
             "num_envs": num_envs,
             "median_steps_per_s": med,
             "samples_steps_per_s": samples,
-            "xla_over_plain": med["xla"] / med["plain"],
-            "xla_over_plain_ceiling": med["xla"] / med["plain ceiling"],
+            "xla_over_plain": _paired_ratio(samples, "xla", "plain"),
+            "xla_over_plain_ceiling": _paired_ratio(samples, "xla", "plain ceiling"),
         }
         results.append(entry)
         rows.append(
@@ -249,69 +260,91 @@ def collection(envs, seconds: float, repeats: int) -> dict:
     }
 
 
-def _thread_worker(setting: str, batches, seconds: float) -> dict:
-    """One subprocess's measurements under one thread setting (JSON on stdout)."""
+def _thread_worker(setting: str, batches, seconds: float) -> None:
+    """A subprocess under one thread setting that measures on request.
+
+    Builds its policies and a driver, prints the names of its measurements
+    as one JSON line, then answers each name read from stdin with one
+    measurement (a JSON number) until stdin closes.
+    """
     _apply_threads(setting)
     from tfdrive.drivers.py_driver import PyDriver
 
-    out = {}
+    measures = {}
     for batch in batches:
         env = _cartpole(batch)
-        time_step = env.reset()
-        variants, _ = _call_variants(_ppo(env), time_step, seconds)
+        variants, _ = _call_variants(_ppo(env), env.reset(), seconds)
         for name, measure in variants.items():
-            out[f"{name} µs b{batch}"] = measure()
+            measures[f"{name} µs b{batch}"] = measure
     env = _cartpole(64)
     policy = _wrap(_ppo(env), False)
     time_step = env.reset()
     policy.action(time_step)
-    driver = PyDriver(env, policy, [], max_steps=_calls_for(lambda: policy.action(time_step), 1.0))
-    time_step, _ = driver.run(time_step, ())  # warm-up
-    driver.run(time_step, ())
-    stats = driver.last_run_stats
-    out["driver steps/s e64"] = stats.num_steps / stats.seconds
-    return out
+    steps = 64 * _calls_for(lambda: policy.action(time_step), seconds)
+    driver = PyDriver(env, policy, [], max_steps=steps)
+    carried = [driver.run(time_step, ())[0]]
+
+    def driver_steps_per_s() -> float:
+        carried[0], _ = driver.run(carried[0], ())
+        stats = driver.last_run_stats
+        return stats.num_steps / stats.seconds
+
+    measures["driver steps/s e64"] = driver_steps_per_s
+    print(json.dumps(list(measures)), flush=True)
+    for line in sys.stdin:
+        print(json.dumps(measures[line.strip()]()), flush=True)
 
 
 def threads(batches, seconds: float, repeats: int, settings=THREAD_SETTINGS) -> dict:
-    """Each thread setting in its own subprocess, interleaved over `repeats` rounds."""
+    """Thread settings compared side by side, one persistent subprocess per setting.
+
+    The subprocesses start together and wait; the parent then asks them for
+    one measurement at a time, rotating through the settings for each
+    measurement and repeat, so every setting sees the same machine load.
+    """
     from tfdrive.benchmarks import common
 
-    def measure(setting: str):
-        def run() -> dict:
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--thread-worker",
-                    setting,
-                    "--batches",
-                    ",".join(map(str, batches)),
-                    "--seconds",
-                    str(seconds),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            return json.loads(proc.stdout.strip().splitlines()[-1])
-
-        return run
-
-    samples = common.interleaved({s: measure(s) for s in settings}, repeats)
-    keys = list(samples[settings[0]][0])
-    med = {s: {k: common.median([r[k] for r in samples[s]]) for k in keys} for s in settings}
+    command = [sys.executable, __file__, "--batches", ",".join(map(str, batches))]
+    workers = {
+        s: subprocess.Popen(
+            [*command, "--seconds", str(seconds), "--thread-worker", s],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for s in settings
+    }
+    try:
+        keys = [json.loads(w.stdout.readline()) for w in workers.values()][0]
+        samples = {s: {k: [] for k in keys} for s in settings}
+        order = list(settings)
+        for _ in range(repeats):
+            for key in keys:
+                for s in order:
+                    workers[s].stdin.write(key + "\n")
+                    workers[s].stdin.flush()
+                    samples[s][key].append(json.loads(workers[s].stdout.readline()))
+            order = order[1:] + order[:1]  # rotate who goes first
+    finally:
+        for w in workers.values():
+            w.stdin.close()
+            w.wait(timeout=60)
+    med = {s: {k: common.median(v) for k, v in samples[s].items()} for s in settings}
     rows = [[s, *(med[s][k] for k in keys)] for s in settings]
-    base = med["default"] if "default" in med else med[settings[0]]
-    ratios = {s: {k: med[s][k] / base[k] for k in keys} for s in settings}
+    first = settings[0]
+    ratios = {
+        s: {k: _paired_ratio({"a": samples[s][k], "b": samples[first][k]}, "a", "b") for k in keys}
+        for s in settings
+    }
     return {
         "title": (
             "TensorFlow thread settings intra/inter (PPO 64x64; median of "
-            f"{repeats} subprocess runs; µs per call, lower is better; steps/s higher is better)"
+            f"{repeats} interleaved repeats; µs per call, lower is better; steps/s, higher)"
         ),
         "table": common.table(["intra/inter", *keys], rows),
         "ratio_table": common.table(
-            ["intra/inter (÷ default)", *keys],
+            [f"intra/inter (÷ {settings[0]})", *keys],
             [[s, *(ratios[s][k] for k in keys)] for s in settings],
         ),
         "median": med,
@@ -325,19 +358,25 @@ def main() -> None:
     parser.add_argument("--only", choices=("calls", "collection", "threads"), default=None)
     parser.add_argument("--out", default="bench-results")
     parser.add_argument("--batches", default=None, help="comma-separated batch sizes")
+    parser.add_argument(
+        "--thread-settings",
+        default=",".join(THREAD_SETTINGS),
+        help="intra/inter pairs for --only threads, the first is the baseline",
+    )
+    parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--thread-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.thread_worker:
         batches = [int(b) for b in args.batches.split(",")]
-        print(json.dumps(_thread_worker(args.thread_worker, batches, args.seconds)))
+        _thread_worker(args.thread_worker, batches, args.seconds)
         return
     import warnings
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     from tfdrive.benchmarks import common
 
-    repeats = 3 if args.quick else 7
+    repeats = args.repeats or (3 if args.quick else 7)
     seconds = 0.2 if args.quick else 0.6
     sizes = [int(b) for b in args.batches.split(",")] if args.batches else [1, 64, 256, 4096]
     load_before = _load()
@@ -348,7 +387,8 @@ def main() -> None:
         results["collection"] = collection(sizes, seconds, repeats)
     if args.only in (None, "threads"):
         small_large = [b for b in sizes if b in (1, 64, 4096)] or sizes
-        results["threads"] = threads(small_large, seconds / 2, max(3, repeats - 2))
+        settings = tuple(args.thread_settings.split(","))
+        results["threads"] = threads(small_large, seconds / 2, repeats, settings)
     for result in results.values():
         print(f"\n### {result['title']}\n\n{result['table']}")
         if "ratio_table" in result:

@@ -35,7 +35,8 @@ size), so keep the batch size fixed. What changes against the plain graph:
   plain graph's samples; calls with an explicit ``seed``
   (``action(time_step, seed=...)``) therefore run the plain graph, so the
   seed means what it means in TF-Agents;
-* ``tf.debugging.assert_*`` ops inside the graph are not evaluated.
+* ``tf.debugging.assert_*`` ops inside the graph are not evaluated, and
+  out-of-range gather indices are clamped instead of raising.
 
 A policy with an op XLA cannot compile (``tf.py_function``, string ops, some
 custom ops) is not an error: the first call that XLA refuses is rerun with
