@@ -23,8 +23,8 @@ for several repeats in one run and reporting medians and ratios:
   take effect before TensorFlow starts, so each setting lives in its own
   persistent subprocess; the parent asks them for one measurement at a
   time, in turn, so the settings are interleaved as finely as the other
-  variants. Each measures the PPO call (plain and XLA) at batch 1 / 64 /
-  4096 and the driver at 64 envs.
+  variants. Each measures the PPO call and the driver's steps/s with it
+  (plain and XLA) at batch (envs) 1 / 64 / 4096.
 
 Ratios are medians of the per-repeat ratios (each pair measured back to
 back, under the same load), not ratios of medians.
@@ -196,34 +196,41 @@ def _ceiling(policy, time_step, batch: int, seconds: float):
     return lambda: batch / (per_call() * 1e-6)
 
 
+def _driver_steps_per_s(env, policy, seconds: float):
+    """A measurement: env steps/s of one `PyDriver.run` of about `seconds`.
+
+    The policy is called once first (trace, compile); the time step and the
+    state carry over from run to run.
+    """
+    from tfdrive.drivers.py_driver import PyDriver
+
+    time_step = env.reset()
+    policy.action(time_step)
+    calls = _calls_for(lambda: policy.action(time_step), seconds)
+    driver = PyDriver(env, policy, [], max_steps=calls * env.batch_size)
+    carried = [time_step, policy.get_initial_state(env.batch_size)]
+
+    def measure() -> float:
+        carried[0], carried[1] = driver.run(*carried)
+        stats = driver.last_run_stats
+        return stats.num_steps / stats.seconds
+
+    return measure
+
+
 def collection(envs, seconds: float, repeats: int) -> dict:
     """PyDriver steps/s on native CartPole with PPO, plain against XLA, and the plain ceiling."""
     from tfdrive.benchmarks import common
-    from tfdrive.drivers.py_driver import PyDriver
 
     rows, results = [], []
     for num_envs in envs:
         env = _cartpole(num_envs)
         ppo = _ppo(env)
-        variants = {}
-        plain_policy = None
-        for name, jit in (("plain", False), ("xla", True)):
-            policy = _wrap(ppo, jit)
-            time_step = env.reset()
-            policy.action(time_step)  # trace and compile outside the timing
-            plain_policy = plain_policy or policy
-            calls = _calls_for(lambda p=policy, t=time_step: p.action(t), seconds)
-            driver = PyDriver(env, policy, [], max_steps=calls * num_envs)
-            carried = {"time_step": time_step, "state": policy.get_initial_state(num_envs)}
-
-            def steps_per_s(driver=driver, carried=carried) -> float:
-                carried["time_step"], carried["state"] = driver.run(
-                    carried["time_step"], carried["state"]
-                )
-                stats = driver.last_run_stats
-                return stats.num_steps / stats.seconds
-
-            variants[name] = steps_per_s
+        plain_policy = _wrap(ppo, False)
+        variants = {
+            "plain": _driver_steps_per_s(env, plain_policy, seconds),
+            "xla": _driver_steps_per_s(env, _wrap(ppo, True), seconds),
+        }
         variants["plain ceiling"] = _ceiling(plain_policy, env.reset(), num_envs, seconds)
         samples = common.interleaved(variants, repeats)
         med = {k: common.median(v) for k, v in samples.items()}
@@ -268,28 +275,19 @@ def _thread_worker(setting: str, batches, seconds: float) -> None:
     measurement (a JSON number) until stdin closes.
     """
     _apply_threads(setting)
-    from tfdrive.drivers.py_driver import PyDriver
-
     measures = {}
     for batch in batches:
         env = _cartpole(batch)
         variants, _ = _call_variants(_ppo(env), env.reset(), seconds)
         for name, measure in variants.items():
             measures[f"{name} µs b{batch}"] = measure
-    env = _cartpole(64)
-    policy = _wrap(_ppo(env), False)
-    time_step = env.reset()
-    policy.action(time_step)
-    steps = 64 * _calls_for(lambda: policy.action(time_step), seconds)
-    driver = PyDriver(env, policy, [], max_steps=steps)
-    carried = [driver.run(time_step, ())[0]]
-
-    def driver_steps_per_s() -> float:
-        carried[0], _ = driver.run(carried[0], ())
-        stats = driver.last_run_stats
-        return stats.num_steps / stats.seconds
-
-    measures["driver steps/s e64"] = driver_steps_per_s
+    for batch in batches:
+        env = _cartpole(batch)
+        ppo = _ppo(env)
+        for name, jit in (("plain", False), ("xla", True)):
+            measures[f"{name} driver steps/s e{batch}"] = _driver_steps_per_s(
+                env, _wrap(ppo, jit), seconds
+            )
     print(json.dumps(list(measures)), flush=True)
     for line in sys.stdin:
         print(json.dumps(measures[line.strip()]()), flush=True)
@@ -364,6 +362,11 @@ def main() -> None:
         help="intra/inter pairs for --only threads, the first is the baseline",
     )
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument(
+        "--tf-threads",
+        default="default",
+        help="INTRA/INTER for calls and collection (0: TensorFlow's choice)",
+    )
     parser.add_argument("--seconds", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--thread-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -374,6 +377,7 @@ def main() -> None:
     import warnings
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    _apply_threads(args.tf_threads)
     from tfdrive.benchmarks import common
 
     repeats = args.repeats or (3 if args.quick else 7)
@@ -400,7 +404,8 @@ def main() -> None:
 
     suffix = tf.__version__.replace(".", "_")
     path = Path(args.out) / f"xla_tf{suffix}.json"
-    print("wrote", common.write_json(path, {"load_average": load, **results}))
+    payload = {"load_average": load, "tf_threads": args.tf_threads, **results}
+    print("wrote", common.write_json(path, payload))
 
 
 if __name__ == "__main__":
