@@ -310,7 +310,7 @@ class PPOAgent(tf_agent.TFAgent):
       log_prob_clipping: clip the current log-probabilities to +/- this
         (0: no clip).
       kl_cutoff_factor: the KL cutoff is `kl_cutoff_factor *
-        adaptive_kl_target`; 0 disables the cutoff penalty.
+        adaptive_kl_target`; 0 (or None) disables the cutoff penalty.
       kl_cutoff_coef: coefficient of the squared mean KL above the cutoff.
       initial_adaptive_kl_beta: initial coefficient of the adaptive KL
         penalty; 0 disables it.
@@ -366,7 +366,7 @@ class PPOAgent(tf_agent.TFAgent):
         reward_norm_clipping: float = 10.0,
         normalize_observations: bool = True,
         log_prob_clipping: float = 0.0,
-        kl_cutoff_factor: float = 2.0,
+        kl_cutoff_factor: float | None = 2.0,
         kl_cutoff_coef: float = 1000.0,
         initial_adaptive_kl_beta: float = 1.0,
         adaptive_kl_target: float = 0.01,
@@ -665,12 +665,11 @@ class PPOAgent(tf_agent.TFAgent):
         Raises:
           ValueError, TypeError: as `_check_against_spec`, naming the field.
         """
-        fields = experience
+        fields: Any = experience
+        spec: Any = self.data_context.trajectory_spec
         if not _is_trajectory(experience) and hasattr(experience, "action_step"):
             fields = _trajectory_fields(experience)
-            spec = dict(self.data_context.trajectory_spec._asdict())
-        else:
-            spec = self.data_context.trajectory_spec
+            spec = dict(spec._asdict())
         _check_against_spec(fields, spec, allowed_outer_ranks=(2,))
         return self._as_trajectory(experience)
 
@@ -726,7 +725,7 @@ class PPOAgent(tf_agent.TFAgent):
 
         The fixed order keeps gradients aligned across replicas.
         """
-        unique = {}
+        unique: dict[int, Any] = {}
         for variable in list(self._actor_net.trainable_weights) + list(
             self._value_net.trainable_weights
         ):

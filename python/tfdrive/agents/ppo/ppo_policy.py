@@ -77,7 +77,8 @@ def _flatten_with_joined_paths(structure: Any, path: tuple = ()) -> Iterator[tup
     if isinstance(structure, Mapping):
         items: Any = sorted(structure.items())
     elif isinstance(structure, tuple) and hasattr(type(structure), "_fields"):
-        items = zip(type(structure)._fields, structure)
+        namedtuple_type: Any = type(structure)
+        items = zip(namedtuple_type._fields, structure)
     elif isinstance(structure, (list, tuple)):
         items = enumerate(structure)
     else:
