@@ -148,3 +148,25 @@ def test_keras3_layers_are_rejected_with_a_clear_error():
 
     with pytest.raises(TypeError, match="TF_USE_LEGACY_KERAS=1"):
         Net()
+
+
+def test_call_with_varargs_binds_positional_parameters_once():
+    """`call(inputs, network_state=(), *args)` with a positional step_type (PPOPolicy's style)."""
+    import tensorflow as tf
+
+    from tfdrive.networks import network
+
+    class VarArgsNet(network.Network):
+        def __init__(self):
+            super().__init__(tf.TensorSpec([2], tf.float32), state_spec=(), name="VarArgsNet")
+            self.received = None
+
+        def call(self, inputs, network_state=(), *args, **kwargs):
+            self.received = (args, sorted(kwargs))
+            return inputs * 2.0, network_state
+
+    net = VarArgsNet()
+    step_type = tf.constant([0])
+    outputs, _ = net(tf.ones([1, 2]), (), step_type)
+    assert outputs.numpy().tolist() == [[2.0, 2.0]]
+    assert len(net.received[0]) == 1 and net.received[0][0] is step_type

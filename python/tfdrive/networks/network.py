@@ -384,6 +384,15 @@ class Network(keras.layers.Layer):
             and not _has_state(network_state)
         ):
             call_kwargs.pop("network_state", None)
+        if extra_args:
+            # Values for `*args` follow the positional parameters, which must then
+            # be passed by position too (by name they would be bound twice).
+            leading = [
+                call_kwargs.pop(p.name)
+                for p in parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
+            extra_args = (*leading, *extra_args)
         outputs, new_state = super().__call__(*extra_args, **call_kwargs)
         nest_utils.assert_matching_dtypes_and_inner_shapes(
             new_state,
