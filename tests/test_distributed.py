@@ -455,3 +455,19 @@ def test_train_learners_collect_on_workers(agent_name):
     assert sum(r.train_steps for r in results) > 0
     assert int(agent.train_step_counter.numpy()) > 0
     assert learner.collector.version >= 2
+
+
+def test_asynchronous_collection_survives_a_dying_worker(tmp_path):
+    env_factory = FaultyEnvFactory(str(tmp_path / "died"), fail_at=30)
+    with DistributedCollector(env_factory, RandomPolicyFactory(), 2, 400) as collector:
+        collector.start()
+        # Ray notices a dead process in about 2 s; worker 1 keeps delivering meanwhile.
+        batches, deadline = [collector.next()], time.monotonic() + 60
+        while time.monotonic() < deadline and {b.worker_index for b in batches} != {0, 1}:
+            batches.append(collector.next())
+        collector.stop()
+        assert collector.restarts == [1, 0]
+        assert all(b.num_steps >= 200 for b in batches)
+        assert {b.worker_index for b in batches} == {0, 1}
+        assert [b.restarts for b in batches if b.worker_index == 0][0] == 1
+        assert collector.collect().num_steps >= 400

@@ -403,8 +403,8 @@ class DistributedCollector:
         """Ends asynchronous collection; rounds in progress finish and are dropped."""
         if not self._in_flight:
             return
-        refs = list(self._in_flight)
-        self._in_flight.clear()
+        in_flight, self._in_flight = self._in_flight, {}
+        refs = list(in_flight)
         ready, not_ready = self._ray.wait(refs, num_returns=len(refs), timeout=self._timeout_s)
         if not_ready:
             self.close()
@@ -412,6 +412,9 @@ class DistributedCollector:
                 f"{len(not_ready)} worker round(s) did not finish within "
                 f"timeout_s={self._timeout_s:g} s after stop(); the workers were shut down"
             )
+        for ref in ready:
+            # Dropped, but a failed round still restarts its worker.
+            self._result(ref, in_flight[ref])
 
     # Waiting and faults -------------------------------------------------
 
@@ -424,7 +427,12 @@ class DistributedCollector:
                 f"no batch from worker(s) {workers} within timeout_s={self._timeout_s:g} s; "
                 "the workers were shut down"
             )
-        return ready[0], pending.pop(ready[0])
+        # ray.wait does not return the oldest of several ready rounds, so a
+        # fast worker could starve a slow one: take them in submission order.
+        all_ready, _ = self._ray.wait(list(pending), num_returns=len(pending), timeout=0)
+        ready_set = set(all_ready) | set(ready)
+        first = next(ref for ref in pending if ref in ready_set)
+        return first, pending.pop(first)
 
     def _result(self, ref: Any, i: int) -> TrajectoryBatch | None:
         """Worker i's batch, or None after a failure that restarts it (WorkerError past that)."""
