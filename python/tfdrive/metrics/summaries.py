@@ -1,9 +1,7 @@
 """Metrics to TensorBoard: each result as a scalar summary against a step.
 
-Imports TensorFlow (this module only). Scalars are written with
-`tf.summary.write` and TensorBoard's scalar plugin metadata, which is what
-`tf.summary.scalar` writes, without needing the `tensorboard` package
-(TensorFlow >= 2.16 no longer installs it).
+Imports TensorFlow (this module only). Scalars go through
+`tfdrive.utils.summaries.scalar` (the `tensorboard` package optional).
 """
 
 from __future__ import annotations
@@ -14,18 +12,7 @@ from typing import Any
 import tensorflow as tf
 
 from tfdrive.metrics import py_metric
-
-_SCALAR_METADATA = None
-
-
-def _scalar(tag: str, value: Any, step: int) -> None:
-    """`tf.summary.scalar(tag, value, step)` without the tensorboard package."""
-    global _SCALAR_METADATA
-    if _SCALAR_METADATA is None:
-        metadata = tf.compat.v1.SummaryMetadata()
-        metadata.plugin_data.plugin_name = "scalars"
-        _SCALAR_METADATA = metadata.SerializeToString()
-    tf.summary.write(tag, tf.constant(value, tf.float32), step=step, metadata=_SCALAR_METADATA)
+from tfdrive.utils import summaries as scalars
 
 
 def write_summaries(
@@ -55,13 +42,15 @@ def write_summaries(
     for metric in metrics:
         tag = f"{metric.prefix}/{metric.name}" if metric.prefix else metric.name
         value = metric.result()
-        _scalar(tag, value, step)
+        scalars.scalar(tag, tf.constant(value, tf.float32), step)
         prefix = f"{metric.prefix}_" if metric.prefix else ""
         for step_metric in step_metrics:
             if step_metric.name == metric.name:
                 continue
-            _scalar(
-                f"{prefix}vs_{step_metric.name}/{metric.name}", value, int(step_metric.result())
+            scalars.scalar(
+                f"{prefix}vs_{step_metric.name}/{metric.name}",
+                tf.constant(value, tf.float32),
+                int(step_metric.result()),
             )
 
 

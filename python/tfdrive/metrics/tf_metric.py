@@ -7,59 +7,16 @@ one variable run in program order) and returns its input, for chaining.
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import tensorflow as tf
 
-from tfdrive.utils import common
-
-
-def _tensorboard_installed() -> bool:
-    return importlib.util.find_spec("tensorboard") is not None
-
-
-def _histogram_buckets(data: Any, bins: int = 30) -> tf.Tensor:
-    """`[k, 3]` float64 `(left, right, count)` rows: the histogram plugin's format.
-
-    `bins` equal-width buckets over the values' range; one bucket when all
-    values are equal, none for no values.
-    """
-    values = tf.cast(tf.reshape(data, [-1]), tf.float64)
-    size = tf.size(values)
-
-    def buckets():
-        low, high = tf.reduce_min(values), tf.reduce_max(values)
-
-        def spread():
-            edges = tf.linspace(low, high, bins + 1)
-            counts = tf.histogram_fixed_width(values, [low, high], nbins=bins)
-            return tf.stack([edges[:-1], edges[1:], tf.cast(counts, tf.float64)], axis=1)
-
-        def single():
-            return tf.stack([low, high, tf.cast(size, tf.float64)])[None]
-
-        return tf.cond(high > low, spread, single)
-
-    return tf.cond(size > 0, buckets, lambda: tf.zeros([0, 3], tf.float64))
+from tfdrive.utils import common, summaries
 
 
 def _summary(kind: str, tag: str, data: Any, step: Any) -> Any:
-    """A scalar or histogram summary, with or without the tensorboard package.
-
-    TensorFlow >= 2.16 no longer installs tensorboard, which `tf.summary.scalar`
-    and `histogram` need; then the same event is written with
-    `tf.summary.write` and the plugin's metadata (histograms as buckets).
-    """
-    if _tensorboard_installed():
-        return getattr(tf.compat.v2.summary, kind)(name=tag, data=data, step=step)
-    metadata = tf.compat.v1.SummaryMetadata()
-    if kind == "scalar":
-        metadata.plugin_data.plugin_name = "scalars"
-    else:
-        metadata.plugin_data.plugin_name = "histograms"
-        data = _histogram_buckets(data)
-    return tf.summary.write(tag, data, step=step, metadata=metadata.SerializeToString())
+    """A scalar or histogram summary (TensorBoard optional, see `tfdrive.utils.summaries`)."""
+    return (summaries.scalar if kind == "scalar" else summaries.histogram)(tag, data, step)
 
 
 def _step_tag(prefix: str, step_metric: Any, name: str, *rest: str) -> str:

@@ -12,6 +12,8 @@ from typing import Any, Callable
 import tensorflow as tf
 from absl import logging
 
+from tfdrive.utils.summaries import histogram, scalar, summaries_recorded
+
 __all__ = [
     "add_gradients_summaries",
     "add_variables_summaries",
@@ -21,17 +23,6 @@ __all__ = [
 ]
 
 GradsAndVars = list[tuple[Any, Any]]
-
-
-def summaries_recorded() -> bool:
-    """False when summaries are certainly not recorded (no default writer is set).
-
-    Writing is then skipped altogether: besides saving work, `tf.summary` raises
-    on TensorFlow >= 2.16 when TensorBoard is not installed, even with no writer.
-    Unknown until run time (a writer inside `tf.function`): True.
-    """
-    recorded = tf.get_static_value(tf.summary.should_record_summaries())
-    return recorded is None or bool(recorded)
 
 
 def _dense_values(x: Any) -> Any:
@@ -44,10 +35,8 @@ def _summary_name(var: Any) -> str:
 
 def _summarize(name: str, values: Any, step: Any) -> None:
     """A histogram of `values` and a scalar of their global norm."""
-    tf.compat.v2.summary.histogram(name=name, data=values, step=step)
-    tf.compat.v2.summary.scalar(
-        name=name + "_norm", data=tf.linalg.global_norm([values]), step=step
-    )
+    histogram(name, values, step)
+    scalar(name + "_norm", tf.linalg.global_norm([values]), step)
 
 
 def add_variables_summaries(grads_and_vars: GradsAndVars, step: Any) -> None:

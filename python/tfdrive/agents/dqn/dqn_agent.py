@@ -23,7 +23,7 @@ from tfdrive.agents import data_converter, tf_agent
 from tfdrive.networks import utils as network_utils
 from tfdrive.policies import boltzmann_policy, epsilon_greedy_policy, greedy_policy, q_policy
 from tfdrive.specs import tensor_spec
-from tfdrive.utils import common, eager_utils, nest_utils
+from tfdrive.utils import common, eager_utils, nest_utils, summaries
 
 __all__ = ["DdqnAgent", "DqnAgent", "DqnLossInfo", "compute_td_targets"]
 
@@ -356,9 +356,7 @@ class DqnAgent(tf_agent.TFAgent):
         if self._summarize_grads_and_vars:
             with tf.name_scope("Variables/"):
                 for var in self._q_network.trainable_weights:
-                    tf.compat.v2.summary.histogram(
-                        name=var.name.replace(":", "_"), data=var, step=step
-                    )
+                    summaries.histogram(var.name.replace(":", "_"), var, step)
         if self._debug_summaries:
             for name, tensor in (
                 ("td_error", td_error),

@@ -27,13 +27,11 @@ policy info (the way minibatch training works).
 from __future__ import annotations
 
 import collections
-import importlib.util
 from collections.abc import Mapping
 from typing import Any, Sequence
 
 import tensorflow as tf
 from absl import logging
-from tensorflow.core.framework import summary_pb2
 
 from tfdrive._gin import configurable
 from tfdrive._keras import keras
@@ -42,7 +40,14 @@ from tfdrive.agents.ppo import ppo_policy, ppo_utils
 from tfdrive.policies import actor_policy, greedy_policy
 from tfdrive.specs import tensor_spec
 from tfdrive.trajectories import time_step as ts
-from tfdrive.utils import common, eager_utils, nest_utils, tensor_normalizer, value_ops
+from tfdrive.utils import (
+    common,
+    eager_utils,
+    nest_utils,
+    summaries,
+    tensor_normalizer,
+    value_ops,
+)
 
 __all__ = ["PPOAgent", "PPOLossInfo"]
 
@@ -65,51 +70,11 @@ _KL_BETA_FACTOR = 1.5
 _KL_BETA_MIN = 10e-16
 _KL_BETA_MAX = 10e16
 
-# TensorFlow >= 2.16 no longer ships TensorBoard, whose `tf.summary.scalar` and
-# `tf.summary.histogram` raise without it; summaries then go through the core
-# `tf.summary.write`.
-_HAS_TENSORBOARD = importlib.util.find_spec("tensorboard") is not None
-
 
 def _plain_python(function: Any) -> Any:
     """Keeps autograph out of a helper without tensor-dependent control flow
     (converting it would only slow down tracing a `tf.function(agent.train)`)."""
     return tf.autograph.experimental.do_not_convert(function)
-
-
-def _summary_metadata(plugin_name: str) -> bytes:
-    plugin_data = summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin_name)
-    return summary_pb2.SummaryMetadata(plugin_data=plugin_data).SerializeToString()
-
-
-@_plain_python
-def _scalar_summary(name: str, data: Any, step: Any) -> None:
-    """Writes a scalar summary when a default writer records (TensorBoard optional)."""
-    if not eager_utils.summaries_recorded():
-        return
-    if _HAS_TENSORBOARD:
-        tf.summary.scalar(name=name, data=data, step=step)
-        return
-    # Tagged under the current name scope, as TensorBoard's own summaries are.
-    with tf.summary.experimental.summary_scope(name, "scalar_summary", values=[data]) as (tag, _):
-        tf.summary.write(
-            tag, tf.cast(data, tf.float32), step=step, metadata=_summary_metadata("scalars")
-        )
-
-
-@_plain_python
-def _histogram_summary(name: str, data: Any, step: Any) -> None:
-    """Writes a histogram summary (the raw values without TensorBoard)."""
-    if not eager_utils.summaries_recorded():
-        return
-    if _HAS_TENSORBOARD:
-        tf.summary.histogram(name=name, data=data, step=step)
-        return
-    with tf.summary.experimental.summary_scope(name, "histogram_summary", values=[data]) as (
-        tag,
-        _,
-    ):
-        tf.summary.write(tag, tf.reshape(data, [-1]), step=step)
 
 
 def _normalize_advantages(
@@ -561,15 +526,15 @@ class PPOAgent(tf_agent.TFAgent):
         discounts = next_time_steps.discount * tf.constant(self._discount_factor, tf.float32)
         rewards = next_time_steps.reward
         if self._debug_summaries:
-            _histogram_summary("rewards", rewards, self.train_step_counter)
-            _scalar_summary("rewards_mean", tf.reduce_mean(rewards), self.train_step_counter)
+            summaries.histogram("rewards", rewards, self.train_step_counter)
+            summaries.scalar("rewards_mean", tf.reduce_mean(rewards), self.train_step_counter)
         if self._reward_normalizer:
             rewards = self._reward_normalizer.normalize(
                 rewards, center_mean=False, clip_value=self._reward_norm_clipping
             )
             if self._debug_summaries:
-                _histogram_summary("rewards_normalized", rewards, self.train_step_counter)
-                _scalar_summary(
+                summaries.histogram("rewards_normalized", rewards, self.train_step_counter)
+                summaries.scalar(
                     "rewards_normalized_mean", tf.reduce_mean(rewards), self.train_step_counter
                 )
 
@@ -578,11 +543,11 @@ class PPOAgent(tf_agent.TFAgent):
             rewards, discounts, time_major=False, final_value=value_preds[:, -1]
         )
         if self._debug_summaries:
-            _histogram_summary("returns", returns, self.train_step_counter)
+            summaries.histogram("returns", returns, self.train_step_counter)
 
         advantages = self.compute_advantages(rewards, returns, discounts, value_preds)
         if self._debug_summaries:
-            _histogram_summary("advantages", advantages, self.train_step_counter)
+            summaries.histogram("advantages", advantages, self.train_step_counter)
 
         if self._use_td_lambda_return:
             if not self._use_gae:
@@ -695,7 +660,7 @@ class PPOAgent(tf_agent.TFAgent):
             actions = tf.nest.flatten(experience.action)
             for index, action in enumerate(actions):
                 name = f"actions_{index}" if len(actions) != 1 else "actions"
-                _histogram_summary(name, action, self.train_step_counter)
+                summaries.histogram(name, action, self.train_step_counter)
 
         time_steps = ts.TimeStep(
             step_type=experience.step_type,
@@ -705,7 +670,7 @@ class PPOAgent(tf_agent.TFAgent):
         )
         normalized_advantages = _normalize_advantages(experience.policy_info["advantage"])
         if self._debug_summaries:
-            _histogram_summary(
+            summaries.histogram(
                 "advantages_normalized", normalized_advantages, self.train_step_counter
             )
         return _TrainingBatch(
@@ -780,13 +745,13 @@ class PPOAgent(tf_agent.TFAgent):
                         if isinstance(grad, tf.IndexedSlices):
                             grad = grad.values
                         name = variable.name.replace(":", "_")
-                        _histogram_summary(f"{name}_gradient", grad, self.train_step_counter)
-                        _scalar_summary(
+                        summaries.histogram(f"{name}_gradient", grad, self.train_step_counter)
+                        summaries.scalar(
                             f"{name}_gradient_norm",
                             tf.linalg.global_norm([grad]),
                             self.train_step_counter,
                         )
-                        _histogram_summary(f"{name}_value", variable, self.train_step_counter)
+                        summaries.histogram(f"{name}_value", variable, self.train_step_counter)
                 self._optimizer.apply_gradients(grads_and_vars)
                 self.train_step_counter.assign_add(1)
                 epoch_losses.append(loss_info.extra)
@@ -829,18 +794,20 @@ class PPOAgent(tf_agent.TFAgent):
                     for name in names
                 }
                 for name in names:
-                    _scalar_summary(name, means[name], step)
-                _scalar_summary(
+                    summaries.scalar(name, means[name], step)
+                summaries.scalar(
                     "total_abs_loss", tf.add_n([tf.abs(m) for m in means.values()]), step
                 )
             with tf.name_scope("LearningRate/"):
-                _scalar_summary("learning_rate", ppo_utils.get_learning_rate(self._optimizer), step)
+                summaries.scalar(
+                    "learning_rate", ppo_utils.get_learning_rate(self._optimizer), step
+                )
             if self._summarize_grads_and_vars:
                 with tf.name_scope("Variables/"):
                     for variable in list(self._actor_net.trainable_weights) + list(
                         self._value_net.trainable_weights
                     ):
-                        _histogram_summary(variable.name.replace(":", "_"), variable, step)
+                        summaries.histogram(variable.name.replace(":", "_"), variable, step)
 
     def _loss(
         self, experience: Any, weights: Any, training: bool = False, **kwargs: Any
@@ -948,7 +915,7 @@ class PPOAgent(tf_agent.TFAgent):
         else:
             entropy_regularization_loss = tf.zeros_like(policy_gradient_loss)
         with tf.name_scope("Losses/"):
-            _scalar_summary("entropy", tf.reduce_mean(entropy * weights), self.train_step_counter)
+            summaries.scalar("entropy", tf.reduce_mean(entropy * weights), self.train_step_counter)
 
         if self._initial_adaptive_kl_beta == 0 and self._kl_cutoff_factor == 0:
             kl_penalty_loss = tf.zeros_like(policy_gradient_loss)
@@ -1020,7 +987,7 @@ class PPOAgent(tf_agent.TFAgent):
             if self._check_numerics:
                 total_l2_loss = tf.debugging.check_numerics(total_l2_loss, "total_l2_loss")
             if debug_summaries:
-                _histogram_summary("l2_loss", total_l2_loss, self.train_step_counter)
+                summaries.histogram("l2_loss", total_l2_loss, self.train_step_counter)
         return total_l2_loss
 
     def entropy_regularization_loss(
@@ -1035,7 +1002,7 @@ class PPOAgent(tf_agent.TFAgent):
             if self._check_numerics:
                 entropy_reg_loss = tf.debugging.check_numerics(entropy_reg_loss, "entropy_reg_loss")
             if debug_summaries:
-                _histogram_summary("entropy_reg_loss", entropy_reg_loss, self.train_step_counter)
+                summaries.histogram("entropy_reg_loss", entropy_reg_loss, self.train_step_counter)
         return entropy_reg_loss
 
     def value_estimation_loss(
@@ -1072,7 +1039,7 @@ class PPOAgent(tf_agent.TFAgent):
             observations = tf.nest.flatten(time_steps.observation)
             for index, observation in enumerate(observations):
                 name = f"observations_{index}" if len(observations) != 1 else "observations"
-                _histogram_summary(name, observation, step)
+                summaries.histogram(name, observation, step)
 
         batch_size = nest_utils.get_outer_shape(time_steps, self._time_step_spec)[0]
         value_preds, _ = self._collect_policy.apply_value_network(
@@ -1095,11 +1062,11 @@ class PPOAgent(tf_agent.TFAgent):
             self._weighted_mean(value_estimation_error, weights) * self._value_pred_loss_coef
         )
         if debug_summaries:
-            _scalar_summary("value_pred_avg", tf.reduce_mean(value_preds), step)
-            _scalar_summary("value_actual_avg", tf.reduce_mean(returns), step)
-            _scalar_summary("value_estimation_loss", value_estimation_loss, step)
-            _histogram_summary("value_preds", value_preds, step)
-            _histogram_summary("value_estimation_error", value_estimation_error, step)
+            summaries.scalar("value_pred_avg", tf.reduce_mean(value_preds), step)
+            summaries.scalar("value_actual_avg", tf.reduce_mean(returns), step)
+            summaries.scalar("value_estimation_loss", value_estimation_loss, step)
+            summaries.histogram("value_preds", value_preds, step)
+            summaries.histogram("value_estimation_error", value_estimation_error, step)
         if self._check_numerics:
             value_estimation_loss = tf.debugging.check_numerics(
                 value_estimation_loss, "value_estimation_loss"
@@ -1180,12 +1147,12 @@ class PPOAgent(tf_agent.TFAgent):
 
         if debug_summaries:
             if self._importance_ratio_clipping > 0.0:
-                _scalar_summary("clip_fraction", self._clip_fraction, step)
-            _scalar_summary("importance_ratio_mean", tf.reduce_mean(importance_ratio), step)
+                summaries.scalar("clip_fraction", self._clip_fraction, step)
+            summaries.scalar("importance_ratio_mean", tf.reduce_mean(importance_ratio), step)
             entropy = common.entropy(current_policy_distribution, self.action_spec)
             if entropy is not None:
-                _scalar_summary("policy_entropy_mean", tf.reduce_mean(entropy), step)
-                _histogram_summary("policy_entropy", entropy, step)
+                summaries.scalar("policy_entropy_mean", tf.reduce_mean(entropy), step)
+                summaries.histogram("policy_entropy", entropy, step)
             for name, data in (
                 ("action_log_prob", action_log_prob),
                 ("action_log_prob_sample", sample_action_log_probs),
@@ -1195,7 +1162,7 @@ class PPOAgent(tf_agent.TFAgent):
                 ("per_timestep_objective_clipped", per_timestep_objective_clipped),
                 ("per_timestep_objective_min", per_timestep_objective_min),
             ):
-                _histogram_summary(name, data, step)
+                summaries.histogram(name, data, step)
             for index, (spec, distribution) in enumerate(
                 zip(
                     tf.nest.flatten(self.action_spec),
@@ -1207,11 +1174,11 @@ class PPOAgent(tf_agent.TFAgent):
                 if tensor_spec.is_discrete(spec):
                     continue
                 suffix = f"_{index}" if index > 0 else ""
-                _histogram_summary(f"actions_distribution_mean{suffix}", distribution.mean(), step)
-                _histogram_summary(
+                summaries.histogram(f"actions_distribution_mean{suffix}", distribution.mean(), step)
+                summaries.histogram(
                     f"actions_distribution_stddev{suffix}", distribution.stddev(), step
                 )
-            _histogram_summary("policy_gradient_loss", policy_gradient_loss, step)
+            summaries.histogram("policy_gradient_loss", policy_gradient_loss, step)
 
         if self._check_numerics:
             policy_gradient_loss = tf.debugging.check_numerics(
@@ -1228,10 +1195,10 @@ class PPOAgent(tf_agent.TFAgent):
         kl_cutoff_loss = self._kl_cutoff_coef * tf.square(tf.maximum(mean_kl - kl_cutoff, 0.0))
         if debug_summaries:
             step = self.train_step_counter
-            _scalar_summary(
+            summaries.scalar(
                 "kl_cutoff_count", tf.reduce_sum(tf.cast(kl_divergence > kl_cutoff, tf.int64)), step
             )
-            _scalar_summary("kl_cutoff_loss", kl_cutoff_loss, step)
+            summaries.scalar("kl_cutoff_loss", kl_cutoff_loss, step)
         return tf.identity(kl_cutoff_loss, name="kl_cutoff_loss")
 
     def adaptive_kl_loss(
@@ -1242,7 +1209,7 @@ class PPOAgent(tf_agent.TFAgent):
             return tf.constant(0.0, dtype=tf.float32, name="zero_adaptive_kl_loss")
         adaptive_kl_loss = self._adaptive_kl_beta * tf.reduce_mean(kl_divergence)
         if debug_summaries:
-            _scalar_summary("adaptive_kl_loss", adaptive_kl_loss, self.train_step_counter)
+            summaries.scalar("adaptive_kl_loss", adaptive_kl_loss, self.train_step_counter)
         return adaptive_kl_loss
 
     def _kl_divergence(
@@ -1285,7 +1252,7 @@ class PPOAgent(tf_agent.TFAgent):
         )
         kl_divergence *= weights
         if debug_summaries:
-            _histogram_summary("kl_divergence", kl_divergence, self.train_step_counter)
+            summaries.histogram("kl_divergence", kl_divergence, self.train_step_counter)
         kl_cutoff_loss = self.kl_cutoff_loss(kl_divergence, debug_summaries)
         adaptive_kl_loss = self.adaptive_kl_loss(kl_divergence, debug_summaries)
         return tf.add(kl_cutoff_loss, adaptive_kl_loss, name="kl_penalty_loss")
@@ -1314,7 +1281,7 @@ class PPOAgent(tf_agent.TFAgent):
         )
         if self._debug_summaries:
             step = self.train_step_counter
-            _scalar_summary("adaptive_kl_update_factor", factor, step)
-            _scalar_summary("mean_kl_divergence", mean_kl, step)
-            _scalar_summary("adaptive_kl_beta", self._adaptive_kl_beta, step)
+            summaries.scalar("adaptive_kl_update_factor", factor, step)
+            summaries.scalar("mean_kl_divergence", mean_kl, step)
+            summaries.scalar("adaptive_kl_beta", self._adaptive_kl_beta, step)
         return self._adaptive_kl_beta
