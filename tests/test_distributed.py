@@ -324,6 +324,13 @@ def test_a_batch_that_does_not_match_the_spec_is_described():
     )
 
 
+def test_a_second_cluster_address_is_refused():
+    with pytest.raises(ValueError, match="already initialised in this process"):
+        cluster.connect("127.0.0.1:9")
+    assert cluster.connect() is ray
+    assert cluster.connect(ray.get_runtime_context().gcs_address) is ray
+
+
 def test_an_address_that_does_not_answer_fails_fast():
     with pytest.raises(ValueError, match="ray_address must be HOST:PORT"):
         cluster.check_address("nowhere", timeout_s=1)

@@ -47,6 +47,9 @@ def connect(
 ) -> Any:
     """Initialises Ray in this process, unless it already is; returns the `ray` module.
 
+    Already initialised: kept as it is (an `address` must name the same
+    cluster).
+
     Args:
       address: None: start a local Ray instance (`num_cpus`, and
         `object_store_memory` bytes of shared memory for batches and
@@ -59,11 +62,18 @@ def connect(
 
     Raises:
       ImportError: Ray is not installed.
-      ValueError: `address` is not HOST:PORT, "auto" or None.
+      ValueError: `address` is not HOST:PORT, "auto" or None; or this
+        process is already connected to another cluster.
       ConnectionError: nothing answers at `address` within `timeout_s`.
     """
     ray = import_ray()
     if ray.is_initialized():
+        joined = ray.get_runtime_context().gcs_address
+        if address not in (None, "auto", joined):
+            raise ValueError(
+                f"Ray is already initialised in this process, on the cluster at {joined}; "
+                f"ray_address={address!r} cannot be joined as well (ray.shutdown() first)"
+            )
         return ray
     if address is None:
         ray.init(

@@ -210,9 +210,11 @@ class DistributedCollector:
     def _start_up(self) -> list[WorkerInfo]:
         refs = [actor.info.remote() for actor in self._actors]
         infos: list[WorkerInfo] = []
+        deadline = time.monotonic() + self._timeout_s  # For all of them together.
         for i, ref in enumerate(refs):
             try:
-                infos.append(self._ray.get(ref, timeout=self._timeout_s))
+                remaining = max(deadline - time.monotonic(), 0.001)
+                infos.append(self._ray.get(ref, timeout=remaining))
             except self._ray.exceptions.GetTimeoutError:
                 raise TimeoutError(
                     f"worker {i} did not start within timeout_s={self._timeout_s:g} s "
