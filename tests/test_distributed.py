@@ -478,3 +478,27 @@ def test_asynchronous_collection_survives_a_dying_worker(tmp_path):
         assert {b.worker_index for b in batches} == {0, 1}
         assert [b.restarts for b in batches if b.worker_index == 0][0] == 1
         assert collector.collect().num_steps >= 400
+
+
+def gymnasium_cartpole(worker_index):
+    from tfdrive.environments import suite_gymnasium
+
+    env = suite_gymnasium.load("CartPole-v1")
+    env.seed(worker_index)
+    return env
+
+
+def unbatched_random_policy(env):
+    return RandomPyPolicy(env.time_step_spec(), env.action_spec(), seed=1)
+
+
+def test_an_unbatched_gymnasium_env_gives_one_row_batches():
+    pytest.importorskip("gymnasium")
+    worker = local_workers(gymnasium_cartpole, unbatched_random_policy, 1, 100)[0]
+    for _ in range(2):
+        batch = worker.collect()
+        rows, steps = batch.shape
+        assert rows == 1 and steps >= 100 and batch.num_steps == 100
+        assert batch.trajectory.observation.shape == (1, steps, 4)
+        np.testing.assert_array_equal(batch.episode_returns, batch.episode_lengths)
+        assert len(batch.episode_returns) == batch.num_episodes
