@@ -297,3 +297,29 @@ def test_argument_errors(kwargs, error, message):
     kwargs.setdefault("policy", LinearPolicy())
     with pytest.raises(error, match=message):
         policy_saver.PolicySaver(**kwargs)
+
+
+def test_a_fresh_process_loads_a_saved_distribution_policy_without_importing_tfp(tmp_path):
+    """SavedModelPyTFEagerPolicy registers TFP's type specs itself before loading."""
+    import subprocess
+    import sys
+    import textwrap
+
+    policy_saver.PolicySaver(LinearPolicy()).save(str(tmp_path / "p"))
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np
+        from tfdrive.policies.py_tf_eager_policy import SavedModelPyTFEagerPolicy
+        from tfdrive.trajectories import time_step as ts
+        assert "tensorflow_probability" not in sys.modules
+        policy = SavedModelPyTFEagerPolicy({str(tmp_path / "p")!r}, load_specs_from_pbtxt=True)
+        step = policy.action(ts.restart(np.ones(3, np.float32)))
+        print([round(float(x), 3) for x in step.action])
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[0.6, 0.9]"

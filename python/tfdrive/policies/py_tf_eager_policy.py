@@ -524,6 +524,10 @@ class SavedModelPyTFEagerPolicy(PyTFEagerPolicyBase):
         batch_time_steps: bool = True,
         jit_compile: bool = False,
     ):
+        # A saved distribution policy holds TFP type specs, which only
+        # deserialize once TFP has registered them.
+        import tensorflow_probability  # noqa: F401
+
         policy = tf.saved_model.load(model_path)
         self._checkpoint = tf.train.Checkpoint(policy=policy)
         if not (time_step_spec or load_specs_from_pbtxt):
