@@ -133,12 +133,13 @@ def to_numpy(weights: Any) -> list[np.ndarray]:
     if isinstance(weights, Sequence) and not isinstance(weights, str | bytes):
         values = list(weights)
     else:
-        values = assignable_variables(weights)
-        if values is None:
+        found = assignable_variables(weights)
+        if found is None:
             raise TypeError(
                 "weights must be a policy with TF variables, a tf.Module, or a sequence of "
                 f"arrays (one per policy variable); got {type(weights).__name__}"
             )
+        values = found
     arrays = []
     for i, value in enumerate(values):
         array = value.numpy() if hasattr(value, "numpy") else value

@@ -193,6 +193,7 @@ class CollectorWorker:
         self._time_step, self._policy_state = self._driver.run(self._time_step, self._policy_state)
         seconds = time.perf_counter() - start
         stats = self._driver.last_run_stats
+        assert stats is not None, "PyDriver.run returned without its stats"
         if stats.iterations > self._buffer.max_length:  # pragma: no cover - bounded above
             raise RuntimeError(
                 f"worker {self.worker_index}: a round took {stats.iterations} iterations, more "

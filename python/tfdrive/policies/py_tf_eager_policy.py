@@ -325,9 +325,9 @@ class PyTFEagerPolicyBase(py_policy.PyPolicy):
         if self._xla_error is not None:
             return
         name = getattr(self._policy, "name", None) or type(self._policy).__name__
-        detail = str(error).strip().splitlines()
+        lines = str(error).strip().splitlines()
         # Drop the graph's attribute list ("[_XlaMustCompile=true,...]"): noise to a reader.
-        detail = re.sub(r"\[_XlaMustCompile[^\]]*\]", "", detail[0] if detail else "")
+        detail = re.sub(r"\[_XlaMustCompile[^\]]*\]", "", lines[0] if lines else "")
         self._xla_error = f"{type(error).__name__}: {detail}"
         message = (
             f"PyTFEagerPolicy(jit_compile=True): XLA cannot compile the action graph of policy "

@@ -285,7 +285,7 @@ class DqnAgent(tf_agent.TFAgent):
         td_loss = self._td_errors_loss_fn(td_targets, q_values)
         return td_loss, td_error
 
-    def _loss(
+    def _loss(  # type: ignore[override]  # TF-Agents' DqnAgent._loss signature
         self,
         experience: Any,
         td_errors_loss_fn: Callable[[Any, Any], Any] | None = None,
