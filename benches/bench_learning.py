@@ -210,14 +210,13 @@ class TfaLearner:
 def run_tf_agents(
     agent: str, env_name: str, steps: int, eval_every: int, seed: int
 ) -> dict[str, Any]:
-    from tfdrive.environments import native
-    from tfdrive.train import recipes
+    from tfdrive.train import environments, recipes
 
     started = time.perf_counter()
     learner = TfaLearner(recipes.default_recipe(agent, env_name), env_name, seed)
     greedy = learner.greedy_policy()
     # The eval envs of tfdrive's loop: 100 native envs seeded as it seeds them.
-    eval_env = native.make(env_name, 100, seed=seed + 1_000_003)
+    eval_env = environments.make(env_name, 100, seed=seed + 1_000_003, clip_actions=True)
     history = [Point(0, 0.0, _evaluate(greedy, eval_env))]
     env_steps, seconds = 0, 0.0
     while env_steps < steps:

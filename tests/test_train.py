@@ -146,6 +146,17 @@ def test_evaluation_counts_one_whole_episode_per_env():
     assert returns.shape == (6,) and np.all(returns < 0)  # 200 steps of costs each
 
 
+def test_train_envs_clip_continuous_actions_to_the_bounds():
+    from tfdrive.train import environments
+
+    env = environments.make("Pendulum-v1", 2, clip_actions=True)
+    env.reset()
+    time_step = env.step(np.array([[5.0], [-5.0]], np.float32))  # native envs reject these
+    assert time_step.reward.shape == (2,)
+    discrete = environments.make("CartPole-v1", 2, clip_actions=True)
+    assert type(discrete).__name__ == "NativeEnvironment"  # nothing to clip
+
+
 def test_first_episode_returns_ignore_later_episodes():
     from tfdrive.trajectories import trajectory
 

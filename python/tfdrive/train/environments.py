@@ -17,8 +17,17 @@ __all__ = ["BACKENDS", "make"]
 BACKENDS = ("native", "gymnasium")
 
 
-def make(name: str, num_envs: int, backend: str = "native", seed: int = 0) -> Any:
+def make(
+    name: str, num_envs: int, backend: str = "native", seed: int = 0, clip_actions: bool = False
+) -> Any:
     """A batched PyEnvironment of `num_envs` copies of env id `name`.
+
+    Args:
+      clip_actions: clip continuous actions to the action spec's bounds
+        before stepping (`ActionClipWrapper`): a Gaussian policy samples
+        beyond them, and the native envs reject out-of-bounds actions. The
+        trajectories keep the unclipped actions, whose log-probabilities PPO
+        needs.
 
     Raises:
       ValueError: an unknown backend, or a name that is not a native env
@@ -32,7 +41,7 @@ def make(name: str, num_envs: int, backend: str = "native", seed: int = 0) -> An
                 f"{name!r} is not a native environment (native: {', '.join(native.NAMES)}); "
                 "for a Gymnasium environment use --backend gymnasium"
             )
-        return native.make(name, num_envs, seed=seed)
+        return _clipped(native.make(name, num_envs, seed=seed), clip_actions)
     if backend != "gymnasium":
         raise ValueError(f"unknown backend {backend!r}; expected one of: {', '.join(BACKENDS)}")
     from tfdrive.environments import batched_py_environment, suite_gymnasium
@@ -41,4 +50,14 @@ def make(name: str, num_envs: int, backend: str = "native", seed: int = 0) -> An
     for i, env in enumerate(envs):
         env.seed(seed + i)
     # Batched even for one env: the loop always works on [B, ...] arrays.
-    return batched_py_environment.BatchedPyEnvironment(envs)
+    return _clipped(batched_py_environment.BatchedPyEnvironment(envs), clip_actions)
+
+
+def _clipped(env: Any, clip_actions: bool) -> Any:
+    import numpy as np
+
+    if not clip_actions or not np.issubdtype(env.action_spec().dtype, np.floating):
+        return env
+    from tfdrive.environments import wrappers
+
+    return wrappers.ActionClipWrapper(env)

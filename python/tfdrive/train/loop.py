@@ -208,8 +208,8 @@ def train(
     resumed = _check_run_config(out, run_config)
 
     tf.random.set_seed(seed)
-    train_env = environments.make(env, recipe.num_envs, backend, seed)
-    eval_env = environments.make(env, eval_episodes, backend, seed + 1_000_003)
+    train_env = environments.make(env, recipe.num_envs, backend, seed, clip_actions=True)
+    eval_env = environments.make(env, eval_episodes, backend, seed + 1_000_003, clip_actions=True)
     time_step_spec = tensor_spec.from_spec(train_env.time_step_spec())
     action_spec = tensor_spec.from_spec(train_env.action_spec())
     train_steps = tf.Variable(0, dtype=tf.int64, name="train_steps")

@@ -110,9 +110,9 @@ _TUNED: dict[tuple[str, str], Recipe] = {
     ("ppo", "Pendulum-v1"): PPORecipe(
         num_envs=64,
         collect_steps=50,
-        learning_rate=3e-4,
+        learning_rate=1e-3,
         num_epochs=10,
-        lambda_value=0.95,
+        discount_factor=0.95,
         normalize_observations=True,
         normalize_rewards=True,
         default_steps=2_000_000,
