@@ -41,6 +41,28 @@ def work(iterations: int, state: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return state
 
 
+def _burn(_: int = 0) -> float:
+    start = time.perf_counter()
+    total = 0
+    for i in range(3_000_000):
+        total += i
+    return time.perf_counter() - start
+
+
+def host_parallelism() -> float:
+    """How many cores two busy processes get right now (2.0 on an idle 2-core host).
+
+    This VM shares its host: the figure says what ceiling a 2-worker
+    speed-up had during the run.
+    """
+    import multiprocessing
+
+    alone = min(_burn() for _ in range(3))
+    with multiprocessing.Pool(2) as pool:
+        together = max(max(pool.map(_burn, [0, 1])) for _ in range(3))
+    return 2 * alone / together
+
+
 def calibrate(target_us: float = 200.0) -> int:
     """The iteration count of `work` that takes about `target_us` here (median of 7)."""
     state, weights = np.ones((8, 16)), np.eye(16) * 0.5
@@ -192,8 +214,10 @@ def main() -> None:
         )
     except ImportError:
         print("tf_agents is not installed: no TF-Agents column")
+    parallelism = [host_parallelism()]
     try:
         samples = common.interleaved(variants, repeats)
+        parallelism.append(host_parallelism())
     finally:
         for env in list(envs.values()) + ([tfa_env] if tfa_env else []):
             env.close()
@@ -210,12 +234,22 @@ def main() -> None:
         rows,
     )
     title = f"Slow Python env: CartPole + {iterations} numpy iterations (~{args.work_us:.0f} µs) per step"
-    print(f"\n### {title}\n\n{table}\n\nmachine: {common.machine()}")
+    cores = ", ".join(f"{p:.2f}" for p in parallelism)
+    print(
+        f"\n### {title}\n\n{table}\n\nhost parallelism (cores two busy processes got, before, after): {cores}"
+    )
+    print(f"machine: {common.machine()}")
     out = Path(args.out)
     print(
         "wrote",
         common.write_json(
-            out / "parallel_env.json", {"title": title, "samples": samples, "medians": medians}
+            out / "parallel_env.json",
+            {
+                "title": title,
+                "samples": samples,
+                "medians": medians,
+                "host_parallelism": parallelism,
+            },
         ),
     )
     try:

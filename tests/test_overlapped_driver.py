@@ -106,6 +106,13 @@ def test_native_env_groups_step_on_their_threads():
     assert driver.last_run_counts[1] >= 10
     assert all(t.observation.shape == (16, 4) for t in recorder.items)
     assert all(t.policy_info["lean"].dtype == np.float32 for t in recorder.items)
+    # Without observers only the counts are taken: the same counts.
+    bare_groups = [native.make("CartPole-v1", num_envs=8, seed=s) for s in (0, 1)]
+    bare = OverlappedPyDriver(bare_groups, policy, max_episodes=10)
+    bare.run([g.reset() for g in bare_groups])
+    assert bare.last_run_counts == driver.last_run_counts
+    steps = sum(int(np.sum(~t.is_boundary())) for t in recorder.items)
+    assert driver.last_run_counts[0] == steps
 
 
 class FailingEnv(BatchedPyEnvironment):

@@ -195,6 +195,12 @@ class OverlappedPyDriver:
 
     def _deliver(self, transitions: list[tuple[Any, Any, Any]]) -> tuple[int, int]:
         """Hands the round's reassembled transition to the observers; returns (steps, episodes)."""
+        if not self._observers and not self._transition_observers:
+            # Only the counts: no batch to reassemble. A boundary is LAST -> FIRST.
+            last = np.concatenate([np.asarray(t[0].step_type) == 2 for t in transitions])
+            next_last = np.concatenate([np.asarray(t[2].step_type) == 2 for t in transitions])
+            ends = last if self._end_episode_on_boundary else next_last
+            return int(np.sum(~last)), int(np.sum(ends))
         time_step = _concat([t[0] for t in transitions])
         action_step = _concat([t[1] for t in transitions])
         next_time_step = _concat([t[2] for t in transitions])
