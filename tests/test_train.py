@@ -96,11 +96,12 @@ def test_tensorboard_holds_eval_and_train_scalars(dqn_run):
 
 
 def test_saved_policy_loads_and_acts(dqn_run):
-    import tensorflow_probability  # noqa: F401
+    import tensorflow_probability as tfp
 
     from tfdrive.environments import native
     from tfdrive.policies import py_tf_eager_policy
 
+    tfp.distributions.Distribution  # noqa: B018  (registers the specs the model holds)
     policy = py_tf_eager_policy.SavedModelPyTFEagerPolicy(
         dqn_run.paths["policy"], load_specs_from_pbtxt=True, batch_time_steps=False
     )
@@ -144,6 +145,23 @@ def test_evaluation_counts_one_whole_episode_per_env():
     )
     returns = evaluation.evaluate(policy, env)
     assert returns.shape == (6,) and np.all(returns < 0)  # 200 steps of costs each
+
+
+def test_trains_on_gymnasium_envs(tmp_path):
+    pytest.importorskip("gymnasium")
+    result = loop.train(
+        "dqn",
+        "CartPole-v1",
+        backend="gymnasium",
+        num_envs=2,
+        steps=300,
+        eval_episodes=2,
+        recipe=dataclasses.replace(SMALL_DQN, learning_starts=100, batch_size=16),
+        out=str(tmp_path / "gym"),
+    )
+    assert result.backend == "gymnasium" and result.num_envs == 2
+    assert result.env_steps >= 300 and result.train_steps > 0
+    assert all(p.mean_return > 0 for p in result.history)
 
 
 def test_train_envs_clip_continuous_actions_to_the_bounds():

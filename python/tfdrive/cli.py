@@ -153,11 +153,14 @@ def load_saved_policy(path: str, env: Any) -> Any:
       ValueError: when the policy's observation or action spec differs from
         the env's (it was saved for another environment).
     """
-    import tensorflow_probability  # noqa: F401  (registers the distribution specs it may hold)
+    import tensorflow_probability as tfp
 
     from tfdrive.policies import py_tf_eager_policy
     from tfdrive.specs import tensor_spec
 
+    # Loads TFP's (lazily imported) distributions, which registers the type
+    # specs a saved policy holds (its Deterministic or Categorical outputs).
+    tfp.distributions.Distribution  # noqa: B018
     policy = py_tf_eager_policy.SavedModelPyTFEagerPolicy(
         path, load_specs_from_pbtxt=True, use_tf_function=True, batch_time_steps=not env.batched
     )
