@@ -38,7 +38,10 @@ def plot_learning_curves(
         returns = [p.mean_return for p in points]
         by_steps.plot(steps, returns, marker=".", label=label)
         by_seconds.plot(seconds, returns, marker=".", label=label)
-    for axes, xlabel in ((by_steps, "env steps"), (by_seconds, "wall seconds")):
+    for axes, xlabel in (
+        (by_steps, "env steps"),
+        (by_seconds, "wall seconds of training (collection and updates)"),
+    ):
         if threshold is not None:
             axes.axhline(threshold, color="grey", linestyle="--", linewidth=1, label="solved")
         axes.set_xlabel(xlabel)
