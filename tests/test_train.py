@@ -223,3 +223,17 @@ def test_recipes_cover_both_agents():
     assert recipes.default_recipe("dqn", "Acrobot-v1") == recipes.DQNRecipe()
     assert recipes.default_recipe("ppo", "Pendulum-v1").default_steps == 2_000_000
     assert loop.solved_return("CartPole-v1") == 475.0
+
+
+def test_a_nan_loss_stops_training_with_a_clear_error():
+    import types
+
+    from tfdrive.train import learners
+
+    learner = learners.OnPolicyLearner.__new__(learners.OnPolicyLearner)
+    learner.recipe = recipes.PPORecipe()
+    learner.agent = types.SimpleNamespace(train_step_counter=tf.Variable(7, dtype=tf.int64))
+    learner._train = lambda experience: types.SimpleNamespace(loss=tf.constant(float("nan")))
+    message = "the ppo loss became nan at train step 7; lower the learning rate"
+    with pytest.raises(FloatingPointError, match=message):
+        learner._train_on({"x": np.zeros(2, np.float32)})
