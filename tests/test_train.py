@@ -233,7 +233,10 @@ def test_a_nan_loss_stops_training_with_a_clear_error():
     learner = learners.OnPolicyLearner.__new__(learners.OnPolicyLearner)
     learner.recipe = recipes.PPORecipe()
     learner.agent = types.SimpleNamespace(train_step_counter=tf.Variable(7, dtype=tf.int64))
-    learner._train = lambda experience: types.SimpleNamespace(loss=tf.constant(float("nan")))
+    # As after the first call: the traced train step, here one returning a NaN loss.
+    learner._train_graph = lambda experience, weights: types.SimpleNamespace(
+        loss=tf.constant(float("nan"))
+    )
     message = "the ppo loss became nan at train step 7; lower the learning rate"
     with pytest.raises(FloatingPointError, match=message):
         learner._train_on({"x": np.zeros(2, np.float32)})

@@ -87,6 +87,7 @@ class _Learner:
         )
         self._observers = list(observers)
         self._train = common.function(agent.train)
+        self._train_graph: Any = None
         self._driver: Any = None
         self._time_step: Any = None
         self._policy_state: Any = None
@@ -114,7 +115,13 @@ class _Learner:
     def _train_on(self, experience: Any) -> Any:
         """One `agent.train` call; its `LossInfo`. Raises FloatingPointError on a NaN loss."""
         experience = tf.nest.map_structure(tf.convert_to_tensor, experience)
-        loss_info = self._train(experience=experience)
+        if self._train_graph is None:
+            loss_info = self._train(experience=experience)
+            # Batches keep their shapes: later calls go to the traced graph
+            # directly, without tf.function's per-call dispatch on the inputs.
+            self._train_graph = self._train.get_concrete_function(experience=experience)
+        else:
+            loss_info = self._train_graph(experience=experience, weights=None)
         if not np.isfinite(loss_info.loss.numpy()):
             raise FloatingPointError(
                 f"the {self.recipe.agent} loss became {float(loss_info.loss)} at train step "
