@@ -208,3 +208,32 @@ def test_train_bad_arguments_are_named(capsys, args, message):
         cli.main(["train", *args])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# `--xla` and `--workers` --------------------------------------------------
+
+
+def test_collect_with_an_xla_compiled_policy(trained, capsys):
+    for policy in ("ppo", trained["paths"]["policy"]):
+        result = _collect(capsys, "--xla", "--policy", policy, "--num-envs", "4", "--steps", "200")
+        assert 200 <= result["env_steps"] < 204
+
+
+def test_xla_needs_a_tensorflow_policy(capsys):
+    assert cli.main(["collect", "--quiet", "--xla", "--policy", "random", "--steps", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "--xla needs a TensorFlow policy" in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_with_xla_policies(tmp_path, capsys):
+    args = ["train", "--agent", "dqn", "--steps", "600", "--eval-every", "600", "--xla"]
+    args += ["--eval-episodes", "3", "--out", str(tmp_path / "run"), "--quiet", "--json"]
+    assert cli.main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["env_steps"] >= 600 and len(result["history"]) >= 2
+
+
+def test_workers_must_be_a_whole_number_at_least_0(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--workers", "-1"])
+    assert "argument --workers: must be at least 0, got '-1'" in capsys.readouterr().err

@@ -502,3 +502,16 @@ def test_an_unbatched_gymnasium_env_gives_one_row_batches():
         assert batch.trajectory.observation.shape == (1, steps, 4)
         np.testing.assert_array_equal(batch.episode_returns, batch.episode_lengths)
         assert len(batch.episode_returns) == batch.num_episodes
+
+
+def test_tfdrive_train_with_workers(tmp_path, capsys):
+    """`tfdrive train --workers 2` collects on Ray actors (the local instance this module started)."""
+    import json
+
+    from tfdrive import cli
+
+    args = ["train", "--agent", "ppo", "--steps", "4000", "--eval-every", "4000", "--workers", "2"]
+    args += ["--eval-episodes", "3", "--out", str(tmp_path / "run"), "--quiet", "--json"]
+    assert cli.main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["env_steps"] >= 4000 and len(result["history"]) >= 2

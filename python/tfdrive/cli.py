@@ -75,6 +75,19 @@ def _positive(text: str) -> int:
     return value
 
 
+def _whole_at_least_0(text: str) -> int:
+    value = _whole(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {text!r}")
+    return value
+
+
+_XLA_HELP = (
+    "compile the TF policy with XLA: faster at 1-256 envs; on TF 2.15 slower at "
+    "thousands of envs (docs/xla.md)"
+)
+
+
 def _seed(text: str) -> int:
     value = _whole(text)
     if not 0 <= value < 2**63:
@@ -146,23 +159,22 @@ def build_ppo(time_step_spec: Any, action_spec: Any, hidden: Sequence[int], seed
     return ppo_policy.PPOPolicy(time_step_spec, action_spec, actor, value)
 
 
-def load_saved_policy(path: str, env: Any) -> Any:
+def load_saved_policy(path: str, env: Any, jit_compile: bool = False) -> Any:
     """The SavedModel policy in directory `path` as a PyPolicy for `env`.
 
     Raises:
       ValueError: when the policy's observation or action spec differs from
         the env's (it was saved for another environment).
     """
-    import tensorflow_probability as tfp
-
     from tfdrive.policies import py_tf_eager_policy
     from tfdrive.specs import tensor_spec
 
-    # Loads TFP's (lazily imported) distributions, which registers the type
-    # specs a saved policy holds (its Deterministic or Categorical outputs).
-    tfp.distributions.Distribution  # noqa: B018
     policy = py_tf_eager_policy.SavedModelPyTFEagerPolicy(
-        path, load_specs_from_pbtxt=True, use_tf_function=True, batch_time_steps=not env.batched
+        path,
+        load_specs_from_pbtxt=True,
+        use_tf_function=True,
+        batch_time_steps=not env.batched,
+        jit_compile=jit_compile,
     )
     for what, saved, wanted in (
         ("observation", policy.time_step_spec.observation, env.observation_spec()),
@@ -179,11 +191,18 @@ def load_saved_policy(path: str, env: Any) -> Any:
     return policy
 
 
-def build_policy(kind: str, env: Any, hidden: Sequence[int], seed: int) -> Any:
-    """A PyPolicy for `env`: a PPO actor-critic run as one TF graph, random, or saved (a path)."""
+def build_policy(
+    kind: str, env: Any, hidden: Sequence[int], seed: int, jit_compile: bool = False
+) -> Any:
+    """A PyPolicy for `env`: a PPO actor-critic run as one TF graph, random, or saved (a path).
+
+    `jit_compile` compiles a TF policy (PPO or saved) with XLA; a ValueError for random.
+    """
     if kind not in ("ppo", "random"):
-        return load_saved_policy(kind, env)
+        return load_saved_policy(kind, env, jit_compile=jit_compile)
     if kind == "random":
+        if jit_compile:
+            raise ValueError("--xla needs a TensorFlow policy (ppo or a saved policy), not random")
         from tfdrive.policies import random_py_policy
 
         outer_dims = (env.batch_size,) if env.batched else None
@@ -194,7 +213,7 @@ def build_policy(kind: str, env: Any, hidden: Sequence[int], seed: int) -> Any:
 
     ppo = build_ppo(env.time_step_spec(), env.action_spec(), hidden, seed)
     return py_tf_eager_policy.PyTFEagerPolicy(
-        ppo, use_tf_function=True, batch_time_steps=not env.batched
+        ppo, use_tf_function=True, batch_time_steps=not env.batched, jit_compile=jit_compile
     )
 
 
@@ -207,7 +226,7 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         from tfdrive.metrics import py_metrics
 
         env = build_env(args.env, args.num_envs, args.backend, args.seed)
-        policy = build_policy(args.policy, env, args.hidden, args.seed)
+        policy = build_policy(args.policy, env, args.hidden, args.seed, jit_compile=args.xla)
         metrics = [
             py_metrics.AverageReturnMetric(buffer_size=100),
             py_metrics.AverageEpisodeLengthMetric(buffer_size=100),
@@ -232,6 +251,7 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
             bar.close()
     seconds = time.perf_counter() - start
     stats = driver.last_run_stats
+    assert stats is not None, "PyDriver.run returned without its stats"
     result = {
         "env": args.env,
         "backend": args.backend,
@@ -288,6 +308,9 @@ def train(args: argparse.Namespace) -> Any:
         backend=args.backend,
         stop_when_solved=not args.full,
         progress=not args.quiet,
+        jit_compile=args.xla,
+        workers=args.workers,
+        ray_address=args.ray_address,
     )
 
 
@@ -377,6 +400,18 @@ def parser() -> argparse.ArgumentParser:
         "(default native)",
     )
     t.add_argument("--full", action="store_true", help="train all --steps, not only until solved")
+    t.add_argument("--xla", action="store_true", help=_XLA_HELP)
+    t.add_argument(
+        "--workers",
+        type=_whole_at_least_0,
+        default=0,
+        help="collect on N Ray actors (pip install 'tfdrive[ray]'; default 0: in this process)",
+    )
+    t.add_argument(
+        "--ray-address",
+        default=None,
+        help="with --workers: join the Ray cluster at HOST:PORT (default: start a local one)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--json", action="store_true", help="print the result as JSON")
     c = sub.add_parser("collect", help="collect experience and report throughput and returns")
@@ -406,6 +441,7 @@ def parser() -> argparse.ArgumentParser:
         "(default native)",
     )
     c.add_argument("--seed", type=_seed, default=0, help="seeds envs and policy (default 0)")
+    c.add_argument("--xla", action="store_true", help=_XLA_HELP)
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     b = sub.add_parser("bench", help="run the benchmark suite side by side")
@@ -443,7 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tfdrive: interrupted", file=sys.stderr)
         return 130
-    except _USER_ERRORS + (FloatingPointError,) + _gymnasium_errors() as e:
+    except (
+        _USER_ERRORS + (FloatingPointError, ConnectionError, ImportError) + _gymnasium_errors()
+    ) as e:
         print(f"tfdrive {args.command}: error: {e}", file=sys.stderr)
         return 2
 

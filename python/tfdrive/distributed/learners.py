@@ -61,6 +61,11 @@ class EpisodeReturn:
     def result(self) -> np.float32:
         return np.float32(np.mean(self._returns) if self._returns else 0.0)
 
+    @property
+    def data(self) -> np.ndarray:
+        """The returns kept (as `AverageReturnMetric.data`: empty before the first episode)."""
+        return np.asarray(self._returns, np.float32)
+
 
 class _DistributedLearner:
     def __init__(self, agent: Any, recipe: Any, collector: DistributedCollector):

@@ -525,8 +525,10 @@ class SavedModelPyTFEagerPolicy(PyTFEagerPolicyBase):
         jit_compile: bool = False,
     ):
         # A saved distribution policy holds TFP type specs, which only
-        # deserialize once TFP has registered them.
-        import tensorflow_probability  # noqa: F401
+        # deserialize once TFP's (lazily loaded) distributions registered them.
+        import tensorflow_probability as tfp
+
+        tfp.distributions.Distribution  # noqa: B018
 
         policy = tf.saved_model.load(model_path)
         self._checkpoint = tf.train.Checkpoint(policy=policy)

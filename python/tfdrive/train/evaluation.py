@@ -73,5 +73,5 @@ def evaluate(policy: Any, env: Any, max_steps: int = 10_000_000) -> np.ndarray:
                 f"episodes did not end within {max_steps} env steps"
             )
         time_step, policy_state = driver.run(time_step, policy_state)
-        steps += driver.last_run_stats.num_steps
+        steps += driver.last_run_counts[0]
     return returns.returns

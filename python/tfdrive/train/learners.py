@@ -133,6 +133,8 @@ class _Learner:
 class OnPolicyLearner(_Learner):
     """PPO's round: refill the `[B, T]` buffer, then train on the whole batch."""
 
+    recipe: recipes.PPORecipe
+
     def __init__(self, agent: Any, env: Any, recipe: recipes.PPORecipe, observers=()):
         # A ring of exactly T slots: a run that overshoots its step limit
         # (boundary steps are not counted) keeps the latest T, so the
@@ -148,6 +150,8 @@ class OnPolicyLearner(_Learner):
 
 class ReplayLearner(_Learner):
     """DQN's round: add to the replay ring, then train on sampled n-step windows."""
+
+    recipe: recipes.DQNRecipe
 
     def __init__(
         self, agent: Any, env: Any, recipe: recipes.DQNRecipe, observers=(), seed: int = 0
@@ -174,9 +178,23 @@ class ReplayLearner(_Learner):
 
 
 def make_learner(
-    agent: Any, env: Any, recipe: recipes.Recipe, observers: Sequence[Any] = (), seed: int = 0
+    agent: Any,
+    env: Any,
+    recipe: recipes.Recipe,
+    observers: Sequence[Any] = (),
+    seed: int = 0,
+    jit_compile: bool = False,
 ) -> _Learner:
-    """The learner for `recipe`'s kind of agent."""
+    """The learner for `recipe`'s kind of agent; `jit_compile`: the collect policy under XLA."""
+    learner: _Learner
     if isinstance(recipe, recipes.DQNRecipe):
-        return ReplayLearner(agent, env, recipe, observers, seed=seed)
-    return OnPolicyLearner(agent, env, recipe, observers)
+        learner = ReplayLearner(agent, env, recipe, observers, seed=seed)
+    else:
+        learner = OnPolicyLearner(agent, env, recipe, observers)
+    if jit_compile:
+        from tfdrive.policies import py_tf_eager_policy
+
+        learner._collect_policy = py_tf_eager_policy.PyTFEagerPolicy(
+            agent.collect_policy, use_tf_function=True, batch_time_steps=False, jit_compile=True
+        )
+    return learner

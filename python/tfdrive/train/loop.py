@@ -147,6 +147,9 @@ def train(
     recipe: recipes.Recipe | None = None,
     progress: bool = False,
     on_eval: Callable[[EvalPoint], Any] | None = None,
+    jit_compile: bool = False,
+    workers: int = 0,
+    ray_address: str | None = None,
 ) -> TrainResult:
     """Trains `agent` on `env` and writes the outputs listed in the module docs.
 
@@ -168,6 +171,13 @@ def train(
       recipe: the hyperparameters; default `recipes.default_recipe(agent, env)`.
       progress: show a tqdm bar with the current train and eval returns.
       on_eval: called with each new `EvalPoint`.
+      jit_compile: run the collect and greedy policies compiled by XLA
+        (`PyTFEagerPolicy(jit_compile=True)`; docs/xla.md says when it pays).
+      workers: 0 collects in this process; N >= 1 collects on N Ray actors
+        (`tfdrive.distributed`, needs `tfdrive[ray]`), each with the recipe's
+        `num_envs // N` envs (at least 1).
+      ray_address: with `workers`: None starts a local Ray instance,
+        "HOST:PORT" joins that cluster.
 
     Returns:
       A `TrainResult`.
@@ -216,8 +226,28 @@ def train(
     env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
     seconds = tf.Variable(0.0, dtype=tf.float64, name="train_seconds")
     tf_agent = recipes.build_agent(recipe, time_step_spec, action_spec, train_steps)
-    episode_return = py_metrics.AverageReturnMetric(buffer_size=100)
-    learner = learners.make_learner(tf_agent, train_env, recipe, [episode_return], seed=seed)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"workers must be an integer >= 0, got {workers!r}")
+    learner: Any
+    if workers:
+        from tfdrive.distributed import learners as distributed_learners
+
+        per_worker = dataclasses.replace(recipe, num_envs=max(1, recipe.num_envs // workers))
+        learner = distributed_learners.make_learner(
+            tf_agent,
+            per_worker,
+            env,
+            backend=backend,
+            seed=seed,
+            num_workers=workers,
+            ray_address=ray_address,
+        )
+        episode_return = learner.episode_return
+    else:
+        episode_return = py_metrics.AverageReturnMetric(buffer_size=100)
+        learner = learners.make_learner(
+            tf_agent, train_env, recipe, [episode_return], seed=seed, jit_compile=jit_compile
+        )
     checkpointer = common.Checkpointer(
         os.path.join(out, "checkpoint"),
         max_to_keep=2,
@@ -230,7 +260,7 @@ def train(
     _write_json(os.path.join(out, "run.json"), run_config)
     history = [p for p in _load_history(out) if p.env_steps <= int(env_steps.numpy())]
     greedy = py_tf_eager_policy.PyTFEagerPolicy(
-        tf_agent.policy, use_tf_function=True, batch_time_steps=False
+        tf_agent.policy, use_tf_function=True, batch_time_steps=False, jit_compile=jit_compile
     )
     writer = tf.summary.create_file_writer(os.path.join(out, "tensorboard"))
 
@@ -285,6 +315,8 @@ def train(
         if bar is not None:
             bar.close()
         writer.flush()
+        if workers:
+            learner.close()  # the Ray actors
     if history[-1].env_steps != int(env_steps.numpy()):
         evaluate()
     save_checkpoint()
@@ -349,15 +381,10 @@ def _write_train_summaries(
 
 
 def _scalar(tag: str, value: float, step: int) -> None:
-    """`tf.summary.scalar` without the tensorboard package (TF >= 2.16 does not install it):
-    the same summary, written with `tf.summary.write` and the scalar plugin's metadata."""
-    import tensorflow as tf
+    """A scalar summary to the default writer (TensorBoard optional: `utils.summaries`)."""
+    from tfdrive.utils import summaries
 
-    metadata = tf.compat.v1.SummaryMetadata()
-    metadata.plugin_data.plugin_name = "scalars"
-    tf.summary.write(
-        tag, tf.constant(value, tf.float32), step=step, metadata=metadata.SerializeToString()
-    )
+    summaries.scalar(tag, float(value), step)
 
 
 def _check_run_config(out: str, config: dict[str, Any]) -> bool:
