@@ -30,7 +30,7 @@ from tfdrive.benchmarks import common  # noqa: E402
 
 
 def ppo_policy(env, jit_compile: bool = False):
-    from tfdrive.cli import build_ppo
+    from tfdrive.builders import build_ppo
     from tfdrive.policies.py_tf_eager_policy import PyTFEagerPolicy
 
     policy = build_ppo(env.time_step_spec(), env.action_spec(), (64, 64), seed=0)

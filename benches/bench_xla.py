@@ -10,7 +10,7 @@ for several repeats in one run and reporting medians and ratios:
   XLA (``jit_compile=True``), at batch 1 / 64 / 256 / 4096, for
 
   - PPO: a 64x64 actor (categorical) + 64x64 value network, as
-    ``tfdrive collect`` builds it (`tfdrive.cli.build_ppo`);
+    ``tfdrive collect`` builds it (`tfdrive.builders.build_ppo`);
   - DQN: the collect policy `DqnAgent` builds (epsilon-greedy 0.1 over the
     greedy `QPolicy` of a 64x64 `QNetwork`).
 
@@ -70,7 +70,7 @@ def _cartpole(batch: int):
 
 
 def _ppo(env):
-    from tfdrive.cli import build_ppo
+    from tfdrive.builders import build_ppo
 
     return build_ppo(env.time_step_spec(), env.action_spec(), HIDDEN, seed=0)
 

@@ -273,7 +273,7 @@ def _driver_trajectories(policy, num_envs, steps):
 def test_py_driver_runs_a_jit_compiled_policy_on_native_envs(ppo):
     env = native.make("CartPole-v1", num_envs=32, seed=1)
     tf.random.set_seed(2)
-    from tfdrive.cli import build_ppo
+    from tfdrive.builders import build_ppo
 
     tf_policy_ = greedy_policy.GreedyPolicy(
         build_ppo(env.time_step_spec(), env.action_spec(), (16, 16), seed=1)

@@ -26,7 +26,7 @@ from tfdrive.benchmarks import common
 
 
 def _ppo_stack(env: Any, hidden: tuple[int, ...], seed: int = 0) -> Any:
-    from tfdrive.cli import build_policy
+    from tfdrive.builders import build_policy
 
     return build_policy("ppo", env, hidden, seed)
 
@@ -277,7 +277,7 @@ def python_envs(num_envs=(1, 64), hidden=(64, 64), iterations=1000, repeats=5) -
     Each measurement is a run of about `iterations` driver iterations
     (`iterations * num_envs` steps).
     """
-    from tfdrive.cli import build_env
+    from tfdrive.builders import build_env
 
     rows, data = [], {}
     for n in num_envs:
