@@ -504,11 +504,21 @@ def test_an_unbatched_gymnasium_env_gives_one_row_batches():
         assert len(batch.episode_returns) == batch.num_episodes
 
 
-def test_tfdrive_train_with_workers(tmp_path, capsys):
+def test_tfdrive_train_with_workers(tmp_path, capsys, monkeypatch):
     """`tfdrive train --workers 2` collects on Ray actors (the local instance this module started)."""
     import json
 
     from tfdrive import cli
+    from tfdrive.distributed import learners
+
+    # This module's 2-CPU instance may still hold other tests' actors: these
+    # two ask for no CPU so that Ray schedules them anyway.
+    make_learner = learners.make_learner
+    monkeypatch.setattr(
+        learners,
+        "make_learner",
+        lambda *args, **kwargs: make_learner(*args, **{**kwargs, "num_cpus_per_worker": 0}),
+    )
 
     args = ["train", "--agent", "ppo", "--steps", "4000", "--eval-every", "4000", "--workers", "2"]
     args += ["--eval-episodes", "3", "--out", str(tmp_path / "run"), "--quiet", "--json"]
