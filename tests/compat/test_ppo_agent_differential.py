@@ -160,18 +160,25 @@ CASES = {
 }  # fmt: skip
 
 
-def _agent_pair(case, in_train):
-    """`(agent, tfa_agent, nets, tfa_nets)` configured alike with equal weights."""
+def _agent_pair(case, in_train, num_epochs=2, optimizer=None):
+    """`(agent, tfa_agent, nets, tfa_nets)` configured alike with equal weights.
+
+    `optimizer` makes each agent's optimizer (default: v1 Adam, 1e-2).
+    """
+    optimizer = optimizer or (lambda: tf.compat.v1.train.AdamOptimizer(1e-2))
     agent_class, tfa_agent_class, action_spec, recurrent, kwargs = CASES[case]
     tf.random.set_seed(0)
     tfa_nets, nets = _network_pairs(action_spec, recurrent)
     common = dict(
-        num_epochs=2, compute_value_and_advantage_in_train=in_train, discount_factor=0.9, **kwargs
+        num_epochs=num_epochs,
+        compute_value_and_advantage_in_train=in_train,
+        discount_factor=0.9,
+        **kwargs,
     )
     tfa_agent = tfa_agent_class(
         tfa_ts.time_step_spec(OBS),
         action_spec,
-        optimizer=tf.compat.v1.train.AdamOptimizer(1e-2),
+        optimizer=optimizer(),
         actor_net=tfa_nets[0],
         value_net=tfa_nets[1],
         train_step_counter=tf.Variable(0, dtype=tf.int64),
@@ -180,7 +187,7 @@ def _agent_pair(case, in_train):
     agent = agent_class(
         ts.time_step_spec(OBS),
         action_spec,
-        optimizer=tf.compat.v1.train.AdamOptimizer(1e-2),
+        optimizer=optimizer(),
         actor_net=nets[0],
         value_net=nets[1],
         train_step_counter=tf.Variable(0, dtype=tf.int64),
@@ -189,11 +196,16 @@ def _agent_pair(case, in_train):
     return agent, tfa_agent, nets, tfa_nets
 
 
-def _assert_trained_alike(agent, tfa_agent, nets, tfa_nets, experience, tfa_experience):
-    """One `train` call each: same loss info, counters and updated weights."""
+def _assert_trained_alike(
+    agent, tfa_agent, nets, tfa_nets, experience, tfa_experience, train=None, tfa_train=None
+):
+    """One `train` call each: same loss info, counters and updated weights.
+
+    `train` and `tfa_train` default to the agents' own `train`.
+    """
     initial = [v.numpy() for v in nets[0].trainable_variables]
-    loss_info = agent.train(experience)
-    tfa_loss_info = tfa_agent.train(tfa_experience)
+    loss_info = (train or agent.train)(experience)
+    tfa_loss_info = (tfa_train or tfa_agent.train)(tfa_experience)
     _assert_close(loss_info.loss, tfa_loss_info.loss)
     assert loss_info.extra._fields == tfa_loss_info.extra._fields
     for name in loss_info.extra._fields:
@@ -259,3 +271,43 @@ def test_minibatches_match_tf_agents(case):
             tf.nest.map_structure(lambda t, w=window: t[w], experience),
             tf.nest.map_structure(lambda t, w=window: t[w], tfa_experience),
         )
+
+
+@pytest.mark.parametrize("optimizer", ["v1_adam", "keras_adam"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_traced_epochs_match_tf_agents(case, optimizer):
+    """Inside `tf.function` tfdrive runs the middle epochs in a graph loop; the
+    result must still be TF-Agents' unrolled epochs, twice in a row (the second
+    call reuses the trace and the optimizer's slots)."""
+    from tfdrive._keras import keras
+
+    make_optimizer = {
+        "v1_adam": lambda: tf.compat.v1.train.AdamOptimizer(1e-2),
+        "keras_adam": lambda: keras.optimizers.Adam(1e-2),
+    }[optimizer]
+    agent, tfa_agent, nets, tfa_nets = _agent_pair(
+        case, in_train=True, num_epochs=5, optimizer=make_optimizer
+    )
+    train, tfa_train = tf.function(agent.train), tf.function(tfa_agent.train)
+    for seed in (3, 4):
+        fields = tf.nest.map_structure(
+            tf.constant, _experience_arrays(agent, CASES[case][2], np.random.default_rng(seed))
+        )
+        _assert_trained_alike(
+            agent,
+            tfa_agent,
+            nets,
+            tfa_nets,
+            trajectory.Trajectory(**fields),
+            tfa_trajectory.Trajectory(**fields),
+            train,
+            tfa_train,
+        )
+    assert int(agent.train_step_counter.numpy()) == 10
+    graph = train.get_concrete_function(trajectory.Trajectory(**fields)).graph
+    epoch_loops = [
+        op.name
+        for op in graph.get_operations()
+        if op.type in ("While", "StatelessWhile") and "epochs/" in op.name
+    ]
+    assert len(epoch_loops) == 1, f"the epochs were unrolled: {epoch_loops}"

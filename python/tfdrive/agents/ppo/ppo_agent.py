@@ -64,6 +64,18 @@ PPOLossInfo = collections.namedtuple(
     ),
 )
 
+# The loss terms `train` summarizes as means over its epochs.
+_SUMMARIZED_LOSS_TERMS = PPOLossInfo._fields[:5]
+
+
+def _loss_terms(extra: PPOLossInfo) -> dict[str, tf.Tensor]:
+    """The summarized loss terms of one epoch's `PPOLossInfo`, as float32 scalars by name."""
+    return {
+        name: tf.convert_to_tensor(getattr(extra, name), tf.float32)
+        for name in _SUMMARIZED_LOSS_TERMS
+    }
+
+
 # The adaptive KL coefficient is multiplied (or divided) by this factor when the
 # mean KL leaves the tolerance band around the target, and kept within bounds.
 _KL_BETA_FACTOR = 1.5
@@ -715,6 +727,14 @@ class PPOAgent(tf_agent.TFAgent):
     def _train(self, experience: Any, weights: Any) -> tf_agent.LossInfo:
         """`num_epochs` gradient steps on one batch; then the KL beta and normalizers.
 
+        Inside a `tf.function` the middle epochs run in one `tf.while_loop`,
+        so the trace holds two or three epochs however large `num_epochs`
+        is (tracing ten unrolled epochs took most of a short run's training
+        time). The maths and the order of the updates are those of a Python
+        loop over the epochs; the first epoch stays unrolled, so the
+        optimizer can create its slots outside the loop, and so does the
+        last one when it writes debug summaries.
+
         Raises:
           ValueError: no optimizer, or experience not matching
             `training_data_spec` (the message names the field).
@@ -724,37 +744,36 @@ class PPOAgent(tf_agent.TFAgent):
             raise ValueError("Optimizer is undefined.")
         batch = self._training_batch(experience, weights)
         variables_to_train = self._variables_to_train()
+        last_epoch = self._num_epochs - 1
 
-        epoch_losses = []
-        loss_info = None
-        for epoch in range(self._num_epochs):
+        def train_epoch(epoch: int) -> tf_agent.LossInfo:
             with tf.name_scope(f"epoch_{epoch}"):
                 # Debug summaries of the first and last epochs only.
-                debug_summaries = self._debug_summaries and epoch in (0, self._num_epochs - 1)
-                with tf.GradientTape() as tape:
-                    loss_info = self._epoch_loss(batch, debug_summaries, training=True)
-                grads = tape.gradient(loss_info.loss, variables_to_train)
-                if self._gradient_clipping > 0:
-                    grads, _ = tf.clip_by_global_norm(grads, self._gradient_clipping)
-                self._grad_norm = tf.linalg.global_norm(grads)
-                grads_and_vars = tuple(zip(grads, variables_to_train, strict=True))
-                if self._summarize_grads_and_vars and debug_summaries:
-                    for grad, variable in grads_and_vars:
-                        if grad is None:
-                            continue
-                        if isinstance(grad, tf.IndexedSlices):
-                            grad = grad.values
-                        name = variable.name.replace(":", "_")
-                        summaries.histogram(f"{name}_gradient", grad, self.train_step_counter)
-                        summaries.scalar(
-                            f"{name}_gradient_norm",
-                            tf.linalg.global_norm([grad]),
-                            self.train_step_counter,
-                        )
-                        summaries.histogram(f"{name}_value", variable, self.train_step_counter)
-                self._optimizer.apply_gradients(grads_and_vars)
-                self.train_step_counter.assign_add(1)
-                epoch_losses.append(loss_info.extra)
+                debug_summaries = self._debug_summaries and epoch in (0, last_epoch)
+                return self._train_epoch(batch, variables_to_train, debug_summaries)
+
+        loss_info = None
+        loss_sums = None
+        if self._num_epochs > 0:
+            loss_info = train_epoch(0)
+            loss_sums = _loss_terms(loss_info.extra)
+        # Epochs [1, loop_end) go in the graph loop; the rest unrolled.
+        loop_end = last_epoch if self._debug_summaries else self._num_epochs
+        if (
+            loss_info is not None
+            and loss_sums is not None
+            and loop_end - 1 >= 2
+            and self._epochs_in_graph_loop()
+        ):
+            loss_info, loss_sums = self._train_epochs_in_loop(
+                batch, variables_to_train, loss_info, loss_sums, loop_end - 1
+            )
+            epochs_left = range(loop_end, self._num_epochs)
+        else:
+            epochs_left = range(1, self._num_epochs)
+        for epoch in epochs_left:
+            loss_info = train_epoch(epoch)
+            loss_sums = tf.nest.map_structure(tf.add, loss_sums, _loss_terms(loss_info.extra))
 
         if self._initial_adaptive_kl_beta > 0:
             # The KL of the updated policy from the collecting one sets beta.
@@ -773,28 +792,88 @@ class PPOAgent(tf_agent.TFAgent):
             self.update_reward_normalizer(batch.rewards)
 
         loss_info = tf.nest.map_structure(tf.identity, loss_info)
-        self._summarize_epochs(epoch_losses)
+        self._summarize_epochs(loss_sums, self._num_epochs)
         return loss_info
 
-    def _summarize_epochs(self, epoch_losses: list) -> None:
+    def _epochs_in_graph_loop(self) -> bool:
+        """Whether `_train` may run epochs in a `tf.while_loop`.
+
+        Only while tracing a graph (eagerly a Python loop costs nothing
+        extra) and outside distribution strategies, whose cross-replica
+        gradient reduction does not belong inside a while loop body.
+        """
+        return not tf.executing_eagerly() and not tf.distribute.has_strategy()
+
+    def _train_epochs_in_loop(
+        self,
+        batch: _TrainingBatch,
+        variables_to_train: list,
+        loss_info: tf_agent.LossInfo,
+        loss_sums: dict[str, tf.Tensor],
+        num_epochs: int,
+    ) -> tuple[tf_agent.LossInfo, dict[str, tf.Tensor]]:
+        """`num_epochs` more epochs in one `tf.while_loop`, without debug summaries.
+
+        Returns:
+          The `LossInfo` of the last of them and `loss_sums` plus their loss
+          terms (float32 scalars).
+        """
+        loss_info = tf.nest.map_structure(tf.convert_to_tensor, loss_info)
+
+        def body(epoch, _, sums):
+            epoch_loss_info = tf.nest.map_structure(
+                tf.convert_to_tensor,
+                self._train_epoch(batch, variables_to_train, debug_summaries=False),
+            )
+            sums = tf.nest.map_structure(tf.add, sums, _loss_terms(epoch_loss_info.extra))
+            return epoch + 1, epoch_loss_info, sums
+
+        with tf.name_scope("epochs"):
+            _, loss_info, loss_sums = tf.while_loop(
+                lambda epoch, *_: epoch < num_epochs,
+                body,
+                (tf.constant(0), loss_info, loss_sums),
+                maximum_iterations=num_epochs,
+            )
+        return loss_info, loss_sums
+
+    def _train_epoch(
+        self, batch: _TrainingBatch, variables_to_train: list, debug_summaries: bool
+    ) -> tf_agent.LossInfo:
+        """One gradient step on the whole batch; its `LossInfo`."""
+        with tf.GradientTape() as tape:
+            loss_info = self._epoch_loss(batch, debug_summaries, training=True)
+        grads = tape.gradient(loss_info.loss, variables_to_train)
+        if self._gradient_clipping > 0:
+            grads, _ = tf.clip_by_global_norm(grads, self._gradient_clipping)
+        self._grad_norm = tf.linalg.global_norm(grads)
+        grads_and_vars = tuple(zip(grads, variables_to_train, strict=True))
+        if self._summarize_grads_and_vars and debug_summaries:
+            for grad, variable in grads_and_vars:
+                if grad is None:
+                    continue
+                if isinstance(grad, tf.IndexedSlices):
+                    grad = grad.values
+                name = variable.name.replace(":", "_")
+                summaries.histogram(f"{name}_gradient", grad, self.train_step_counter)
+                summaries.scalar(
+                    f"{name}_gradient_norm",
+                    tf.linalg.global_norm([grad]),
+                    self.train_step_counter,
+                )
+                summaries.histogram(f"{name}_value", variable, self.train_step_counter)
+        self._optimizer.apply_gradients(grads_and_vars)
+        self.train_step_counter.assign_add(1)
+        return loss_info
+
+    def _summarize_epochs(self, loss_sums: dict[str, tf.Tensor] | None, num_epochs: int) -> None:
         """Loss summaries averaged over the epochs, the learning rate, the variables."""
         step = self.train_step_counter
-        num_epochs = len(epoch_losses)
-        names = (
-            "policy_gradient_loss",
-            "value_estimation_loss",
-            "l2_regularization_loss",
-            "entropy_regularization_loss",
-            "kl_penalty_loss",
-        )
-        if eager_utils.summaries_recorded() and num_epochs:
+        if eager_utils.summaries_recorded() and loss_sums is not None and num_epochs:
             with tf.name_scope("Losses/"):
-                means = {
-                    name: tf.add_n([getattr(losses, name) for losses in epoch_losses]) / num_epochs
-                    for name in names
-                }
-                for name in names:
-                    summaries.scalar(name, means[name], step)
+                means = {name: total / num_epochs for name, total in loss_sums.items()}
+                for name, mean in means.items():
+                    summaries.scalar(name, mean, step)
                 summaries.scalar(
                     "total_abs_loss", tf.add_n([tf.abs(m) for m in means.values()]), step
                 )
