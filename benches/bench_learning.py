@@ -71,7 +71,7 @@ def _evaluate(py_policy: Any, eval_env: Any) -> float:
 class TfaLearner:
     """TF-Agents' own agent, networks, envs, driver and replay buffer, set up like `recipe`."""
 
-    def __init__(self, recipe: Any, env_name: str, seed: int):
+    def __init__(self, recipe: Any, env_name: str, seed: int, steps: int):
         import tensorflow as tf
         from tf_agents.drivers import dynamic_step_driver
         from tf_agents.environments import batched_py_environment, suite_gym, tf_py_environment
@@ -88,6 +88,7 @@ class TfaLearner:
         )
         self.recipe = recipe
         self.counter = tf.Variable(0, dtype=tf.int64)
+        self.steps = steps
         self.agent = (self._ppo if recipe.agent == "ppo" else self._dqn)(recipe)
         self.agent.initialize()
         if recipe.agent == "ppo":
@@ -127,7 +128,7 @@ class TfaLearner:
         return ppo_clip_agent.PPOClipAgent(
             self.env.time_step_spec(),
             self.env.action_spec(),
-            optimizer=tf.keras.optimizers.Adam(learning_rate=recipe.learning_rate),
+            optimizer=tf.keras.optimizers.Adam(learning_rate=self._learning_rate(recipe)),
             actor_net=actor,
             value_net=value,
             importance_ratio_clipping=recipe.importance_ratio_clipping,
@@ -142,6 +143,17 @@ class TfaLearner:
             gradient_clipping=recipe.gradient_clipping,
             train_step_counter=self.counter,
         )
+
+    def _learning_rate(self, recipe: Any) -> Any:
+        """tfdrive's recipe learning rate, as TF-Agents' Keras builds it (a decay if set)."""
+        import tensorflow as tf
+
+        from tfdrive.train import recipes
+
+        rate = recipes.learning_rate_for(recipe, self.steps)
+        if isinstance(rate, float):
+            return rate
+        return tf.keras.optimizers.schedules.PolynomialDecay(**rate.get_config())
 
     def _dqn(self, recipe: Any) -> Any:
         import tensorflow as tf
@@ -213,7 +225,7 @@ def run_tf_agents(
     from tfdrive.train import environments, recipes
 
     started = time.perf_counter()
-    learner = TfaLearner(recipes.default_recipe(agent, env_name), env_name, seed)
+    learner = TfaLearner(recipes.default_recipe(agent, env_name), env_name, seed, steps)
     greedy = learner.greedy_policy()
     # The eval envs of tfdrive's loop: 100 native envs seeded as it seeds them.
     eval_env = environments.make(env_name, 100, seed=seed + 1_000_003, clip_actions=True)

@@ -240,3 +240,42 @@ def test_a_nan_loss_stops_training_with_a_clear_error():
     message = "the ppo loss became nan at train step 7; lower the learning rate"
     with pytest.raises(FloatingPointError, match=message):
         learner._train_on({"x": np.zeros(2, np.float32)})
+
+
+def test_learning_rate_decays_linearly_over_the_run():
+    recipe = dataclasses.replace(
+        recipes.PPORecipe(num_envs=4, collect_steps=5, num_epochs=3), final_learning_rate=1e-4
+    )
+    # 95 env steps -> 5 rounds of 20 (the last one overshoots) -> 15 gradient steps.
+    schedule = recipes.learning_rate_for(recipe, total_env_steps=95)
+    got = [float(schedule(step)) for step in (0, 5, 15, 30)]
+    np.testing.assert_allclose(got, [1e-3, 1e-3 - 9e-4 / 3, 1e-4, 1e-4], rtol=1e-6)
+    # No decay without a final rate or without the run's length.
+    assert recipes.learning_rate_for(recipes.PPORecipe(), 95) == 1e-3
+    assert recipes.learning_rate_for(recipe, None) == 1e-3
+    assert recipes.learning_rate_for(recipes.DQNRecipe(), 95) == 5e-4
+
+
+def test_the_agent_steps_its_learning_rate_down_per_gradient_step():
+    from tfdrive.specs import tensor_spec
+    from tfdrive.train import environments
+
+    recipe = dataclasses.replace(
+        recipes.PPORecipe(num_envs=2, collect_steps=4, num_epochs=2), final_learning_rate=0.0
+    )
+    env = environments.make("CartPole-v1", 2)
+    agent = recipes.build_agent(
+        recipe,
+        tensor_spec.from_spec(env.time_step_spec()),
+        tensor_spec.from_spec(env.action_spec()),
+        tf.Variable(0, dtype=tf.int64),
+        total_env_steps=16,  # 2 rounds -> 4 gradient steps
+    )
+    config = agent._optimizer.get_config()["learning_rate"]
+    assert config["class_name"] == "PolynomialDecay"
+    assert {k: config["config"][k] for k in ("initial_learning_rate", "decay_steps", "power")} == {
+        "initial_learning_rate": 1e-3,
+        "decay_steps": 4,
+        "power": 1.0,
+    }
+    assert config["config"]["end_learning_rate"] == 0.0

@@ -128,6 +128,54 @@ def _policy_choice(text: str) -> str:
     )
 
 
+def _apply_tf_threads(setting: Any, default: Any = None) -> None:
+    """Sizes TensorFlow's pools from `--tf-threads`, else from `default` (None: leave them).
+
+    An explicit setting TensorFlow can no longer apply (it already runs in
+    this process) is an error; the default is then skipped quietly.
+    """
+    from tfdrive.utils.tf_threads import set_tf_threads
+
+    if setting is not None:
+        try:
+            set_tf_threads(intra_op=setting.intra_op, inter_op=setting.inter_op)
+        except RuntimeError as error:
+            raise ValueError(
+                f"--tf-threads {setting.intra_op}/{setting.inter_op}: {error}"
+            ) from None
+    elif default is not None:
+        try:
+            set_tf_threads(intra_op=default.intra_op, inter_op=default.inter_op)
+        except RuntimeError:
+            pass  # `main()` called in a process whose TensorFlow already runs
+
+
+def _tf_threads_in_effect() -> tuple[int, int]:
+    """(intra-op, inter-op) pool sizes TensorFlow was configured with; 0 = its choice."""
+    import tensorflow as tf
+
+    threading = tf.config.threading
+    return (
+        threading.get_intra_op_parallelism_threads(),
+        threading.get_inter_op_parallelism_threads(),
+    )
+
+
+def _tf_threads(text: str) -> Any:
+    from tfdrive.utils.tf_threads import parse_tf_threads
+
+    try:
+        return parse_tf_threads(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+_TF_THREADS_HELP = (
+    "TensorFlow's thread pools, INTRA/INTER (0 = TensorFlow's choice) or 'default' "
+    "(TensorFlow's, 0/0); default: {default} (docs/xla.md)"
+)
+
+
 def collect(args: argparse.Namespace) -> dict[str, Any]:
     # Set-up (imports, envs, the policy's graph) runs with stderr quiet:
     # TensorFlow's C++ start-up logs would read as errors.
@@ -135,7 +183,9 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         from tfdrive.drivers.progress import ProgressBar
         from tfdrive.drivers.py_driver import PyDriver
         from tfdrive.metrics import py_metrics
+        from tfdrive.utils.tf_threads import COLLECT_DEFAULT
 
+        _apply_tf_threads(args.tf_threads, default=COLLECT_DEFAULT)
         env = build_env(args.env, args.num_envs, args.backend, args.seed)
         policy = build_policy(args.policy, env, args.hidden, args.seed, jit_compile=args.xla)
         metrics = [
@@ -175,6 +225,7 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         "episodes": int(metrics[2].result()),
         "mean_return": float(metrics[0].result()),
         "mean_episode_length": float(metrics[1].result()),
+        "tf_threads": list(_tf_threads_in_effect()),
     }
     return result
 
@@ -200,6 +251,7 @@ def _print_collect(result: dict[str, Any]) -> None:
 def train(args: argparse.Namespace) -> Any:
     """Runs `tfdrive.train.loop.train` with the command's arguments; a `TrainResult`."""
     with _quiet_stderr():
+        _apply_tf_threads(args.tf_threads)
         import tensorflow as tf
         from absl import logging
 
@@ -207,6 +259,8 @@ def train(args: argparse.Namespace) -> Any:
 
         tf.get_logger().setLevel("ERROR")
         logging.set_verbosity(logging.ERROR)  # Saving the policy logs name sanitising.
+        # Start TensorFlow's runtime here, so its device-probing logs stay quiet too.
+        (tf.constant(0, tf.int64) + 1).numpy()
     return loop.train(
         args.agent,
         args.env,
@@ -313,6 +367,12 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--full", action="store_true", help="train all --steps, not only until solved")
     t.add_argument("--xla", action="store_true", help=_XLA_HELP)
     t.add_argument(
+        "--tf-threads",
+        type=_tf_threads,
+        default=None,
+        help=_TF_THREADS_HELP.format(default="default"),
+    )
+    t.add_argument(
         "--workers",
         type=_whole_at_least_0,
         default=0,
@@ -353,6 +413,12 @@ def parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--seed", type=_seed, default=0, help="seeds envs and policy (default 0)")
     c.add_argument("--xla", action="store_true", help=_XLA_HELP)
+    c.add_argument(
+        "--tf-threads",
+        type=_tf_threads,
+        default=None,
+        help=_TF_THREADS_HELP.format(default="0/1, one inter-op thread"),
+    )
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     b = sub.add_parser("bench", help="run the benchmark suite side by side")

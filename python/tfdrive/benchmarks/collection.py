@@ -25,10 +25,10 @@ import numpy as np
 from tfdrive.benchmarks import common
 
 
-def _ppo_stack(env: Any, hidden: tuple[int, ...], seed: int = 0) -> Any:
+def _ppo_stack(env: Any, hidden: tuple[int, ...], seed: int = 0, jit_compile: bool = False) -> Any:
     from tfdrive.builders import build_policy
 
-    return build_policy("ppo", env, hidden, seed)
+    return build_policy("ppo", env, hidden, seed, jit_compile=jit_compile)
 
 
 def _all_metrics() -> list:
@@ -215,17 +215,25 @@ def _python_loop_steps_per_s(env, policy, max_steps, holder):
 
 
 def _tf_agents_stack(num_envs: int, hidden: tuple[int, ...], max_steps: int):
-    """TF-Agents' own collection stack, or None when TF-Agents is not importable."""
+    """TF-Agents' own collection stack, or None where TF-Agents does not import or build."""
     try:
-        import tensorflow as tf
-        from tf_agents.agents.ppo import ppo_policy
-        from tf_agents.drivers import py_driver
-        from tf_agents.environments import batched_py_environment, suite_gym
-        from tf_agents.networks import actor_distribution_network, value_network
-        from tf_agents.policies import py_tf_eager_policy
-        from tf_agents.specs import tensor_spec
+        return _build_tf_agents_stack(num_envs, hidden, max_steps)
     except ImportError:
         return None
+    except Exception as error:  # TF-Agents 0.19 on NumPy 2 / TF >= 2.16, for one
+        print(f"TF-Agents' stack does not build here: {type(error).__name__}: {error}")
+        return None
+
+
+def _build_tf_agents_stack(num_envs: int, hidden: tuple[int, ...], max_steps: int):
+    import tensorflow as tf
+    from tf_agents.agents.ppo import ppo_policy
+    from tf_agents.drivers import py_driver
+    from tf_agents.environments import batched_py_environment, suite_gym
+    from tf_agents.networks import actor_distribution_network, value_network
+    from tf_agents.policies import py_tf_eager_policy
+    from tf_agents.specs import tensor_spec
+
     envs = [suite_gym.load("CartPole-v1") for _ in range(num_envs)]
     env = envs[0] if num_envs == 1 else batched_py_environment.BatchedPyEnvironment(envs)
     tf.random.set_seed(0)
@@ -286,8 +294,15 @@ def python_envs(num_envs=(1, 64), hidden=(64, 64), iterations=1000, repeats=5) -
         max_steps = iterations * n
         collector = _Collector(env, policy, [], max_steps=max_steps)
         holder = {"ts": env.reset(), "ps": policy.get_initial_state(env.batch_size or 1)}
+        # The same policy's graph compiled with XLA (`PyTFEagerPolicy(jit_compile=True)`,
+        # `tfdrive collect --xla`), on its own copy of the envs.
+        xla_env = build_env("CartPole-v1", n, "gymnasium", seed=0)
+        xla_collector = _Collector(
+            xla_env, _ppo_stack(xla_env, hidden, jit_compile=True), [], max_steps=max_steps
+        )
         variants = {
             "tfdrive": collector.steps_per_s,
+            "tfdrive, XLA policy": xla_collector.steps_per_s,
             "python loop (TF-Agents semantics)": _python_loop_steps_per_s(
                 env, policy, max_steps, holder
             ),
@@ -299,10 +314,13 @@ def python_envs(num_envs=(1, 64), hidden=(64, 64), iterations=1000, repeats=5) -
             measure()  # warm-up: graphs, caches
         samples = common.interleaved(variants, repeats)
         medians = {k: common.median(v) for k, v in samples.items()}
+        xla = medians["tfdrive, XLA policy"]
         for k, v in medians.items():
-            rows.append([n, k, v, f"{medians['tfdrive'] / v:.2f}x"])
+            rows.append([n, k, v, f"{medians['tfdrive'] / v:.2f}x", f"{xla / v:.2f}x"])
         data[n] = samples
-    table = common.table(["envs", "stack", "env steps/s", "tfdrive speed-up"], rows)
+    table = common.table(
+        ["envs", "stack", "env steps/s", "tfdrive speed-up", "tfdrive XLA speed-up"], rows
+    )
     title = f"Gymnasium CartPole, PPO ({','.join(map(str, hidden))}), medians of {repeats}"
     return {"title": title, "table": table, "results": data}
 

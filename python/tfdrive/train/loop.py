@@ -225,7 +225,9 @@ def train(
     train_steps = tf.Variable(0, dtype=tf.int64, name="train_steps")
     env_steps = tf.Variable(0, dtype=tf.int64, name="env_steps")
     seconds = tf.Variable(0.0, dtype=tf.float64, name="train_seconds")
-    tf_agent = recipes.build_agent(recipe, time_step_spec, action_spec, train_steps)
+    tf_agent = recipes.build_agent(
+        recipe, time_step_spec, action_spec, train_steps, total_env_steps=steps
+    )
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise ValueError(f"workers must be an integer >= 0, got {workers!r}")
     learner: Any

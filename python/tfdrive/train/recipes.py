@@ -23,6 +23,7 @@ __all__ = [
     "Recipe",
     "build_agent",
     "default_recipe",
+    "learning_rate_for",
 ]
 
 #: The agents `tfdrive train` knows.
@@ -36,6 +37,12 @@ class PPORecipe:
     Each round collects `collect_steps` steps on each of `num_envs` envs (a
     `[num_envs, collect_steps]` batch), then trains `num_epochs` full-batch
     gradient steps on it, as TF-Agents' PPO examples do.
+
+    With `final_learning_rate` set, the learning rate falls linearly from
+    `learning_rate` to it over the run's gradient steps (see
+    `learning_rate_for`), so the last rounds refine the policy instead of
+    moving it around: the return at the end of a run then reflects what was
+    learned, not where a constant step size happened to leave the policy.
     """
 
     num_envs: int = 64
@@ -52,6 +59,7 @@ class PPORecipe:
     normalize_observations: bool = False
     normalize_rewards: bool = False
     gradient_clipping: float | None = 0.5
+    final_learning_rate: float | None = None
     default_steps: int = 500_000
 
     @property
@@ -115,6 +123,7 @@ _TUNED: dict[tuple[str, str], Recipe] = {
         discount_factor=0.95,
         normalize_observations=True,
         normalize_rewards=True,
+        final_learning_rate=0.0,
         default_steps=2_000_000,
     ),
 }
@@ -134,7 +143,35 @@ def default_recipe(agent: str, env: str) -> Recipe:
     return PPORecipe() if agent == "ppo" else DQNRecipe()
 
 
-def _optimizer(learning_rate: float) -> Any:
+def learning_rate_for(recipe: Recipe, total_env_steps: int | None) -> Any:
+    """The learning rate of `recipe` for a run of `total_env_steps` env steps.
+
+    Returns:
+      `recipe.learning_rate` (a float), or, for a PPO recipe with
+      `final_learning_rate` and a known run length, a Keras
+      `PolynomialDecay` (power 1) from `learning_rate` to
+      `final_learning_rate` over the run's `rounds * num_epochs` gradient
+      steps, indexed by the optimizer's `iterations`.
+    """
+    if (
+        not isinstance(recipe, PPORecipe)
+        or recipe.final_learning_rate is None
+        or total_env_steps is None
+    ):
+        return recipe.learning_rate
+    final = recipe.final_learning_rate
+    from tfdrive._keras import keras
+
+    rounds = -(-total_env_steps // recipe.steps_per_round)
+    return keras.optimizers.schedules.PolynomialDecay(
+        recipe.learning_rate,
+        decay_steps=max(rounds * recipe.num_epochs, 1),
+        end_learning_rate=final,
+        power=1.0,
+    )
+
+
+def _optimizer(learning_rate: Any) -> Any:
     from tfdrive._keras import keras
 
     return keras.optimizers.Adam(learning_rate=learning_rate)
@@ -152,7 +189,11 @@ def _build_slots(optimizer: Any, *networks: Any) -> None:
 
 
 def build_agent(
-    recipe: Recipe, time_step_spec: Any, action_spec: Any, train_step_counter: Any
+    recipe: Recipe,
+    time_step_spec: Any,
+    action_spec: Any,
+    train_step_counter: Any,
+    total_env_steps: int | None = None,
 ) -> Any:
     """A tfdrive agent for `recipe`, initialised, on the given tensor specs.
 
@@ -162,6 +203,9 @@ def build_agent(
       action_spec: a `BoundedTensorSpec`; DQN needs a scalar integer one.
       train_step_counter: an int64 `tf.Variable` the agent increments per
         gradient step.
+      total_env_steps: the run's length in env steps, for a recipe whose
+        learning rate decays over the run (`learning_rate_for`); without it
+        the learning rate stays at `recipe.learning_rate`.
 
     Returns:
       A `PPOClipAgent` or `DqnAgent` whose `initialize()` has run.
@@ -172,12 +216,15 @@ def build_agent(
     if isinstance(recipe, DQNRecipe):
         agent = _build_dqn(recipe, time_step_spec, action_spec, train_step_counter)
     else:
-        agent = _build_ppo(recipe, time_step_spec, action_spec, train_step_counter)
+        learning_rate = learning_rate_for(recipe, total_env_steps)
+        agent = _build_ppo(recipe, time_step_spec, action_spec, train_step_counter, learning_rate)
     agent.initialize()
     return agent
 
 
-def _build_ppo(recipe: PPORecipe, time_step_spec: Any, action_spec: Any, counter: Any) -> Any:
+def _build_ppo(
+    recipe: PPORecipe, time_step_spec: Any, action_spec: Any, counter: Any, learning_rate: Any
+) -> Any:
     import tensorflow as tf
 
     from tfdrive.agents.ppo import ppo_clip_agent
@@ -193,7 +240,7 @@ def _build_ppo(recipe: PPORecipe, time_step_spec: Any, action_spec: Any, counter
     value_net = value_network.ValueNetwork(
         observation_spec, fc_layer_params=recipe.value_layers, activation_fn=tf.nn.tanh
     )
-    optimizer = _optimizer(recipe.learning_rate)
+    optimizer = _optimizer(learning_rate)
     agent = ppo_clip_agent.PPOClipAgent(
         time_step_spec,
         action_spec,
