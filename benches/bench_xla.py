@@ -390,7 +390,8 @@ def main() -> None:
     if args.only in (None, "collection"):
         results["collection"] = collection(sizes, seconds, repeats)
     if args.only in (None, "threads"):
-        small_large = [b for b in sizes if b in (1, 64, 4096)] or sizes
+        # By default the small and large ends; --batches measures exactly those given.
+        small_large = sizes if args.batches else [1, 64, 4096]
         settings = tuple(args.thread_settings.split(","))
         results["threads"] = threads(small_large, seconds / 2, repeats, settings)
     for result in results.values():

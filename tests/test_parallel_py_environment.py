@@ -250,3 +250,53 @@ def test_seed_and_render_and_process_env():
         assert process_env.access("_length") == 4  # ...and are read with access()
     finally:
         process_env.close()
+
+
+def _misbehaving_cartpole(seed: int, fail_at=None, bad_shape_at=None):
+    """A Gymnasium CartPole whose step raises (`fail_at`) or returns a (5,) observation."""
+    import gymnasium
+
+    from tfdrive.environments.gymnasium_wrapper import GymnasiumWrapper
+
+    class Misbehaving(gymnasium.Wrapper):
+        steps = 0
+
+        def step(self, action):
+            self.steps += 1
+            if self.steps == fail_at:
+                raise ArithmeticError("the cart fell off the table")
+            observation, *rest = self.env.step(action)
+            if self.steps == bad_shape_at:
+                observation = np.zeros(5, np.float32)
+            return (observation, *rest)
+
+    env = GymnasiumWrapper(Misbehaving(gymnasium.make("CartPole-v1")))
+    env.seed(seed)
+    return env
+
+
+def test_gymnasium_workers_step_in_the_rust_core_and_name_envs_by_their_batch_index():
+    """Workers of plain Gymnasium envs step them through BatchedPyEnvironment's Rust core;
+    its errors name the env by its index in the whole ParallelPyEnvironment."""
+    constructors = [lambda s=s: _misbehaving_cartpole(s) for s in range(3)]
+    constructors.append(lambda: _misbehaving_cartpole(3, fail_at=2))
+    env = ParallelPyEnvironment(constructors, num_workers=2)
+    processes = _processes(env)
+    env.reset()
+    env.step(np.zeros(4, np.int64))
+    with pytest.raises(ArithmeticError, match="the cart fell off the table") as info:
+        env.step(np.zeros(4, np.int64))
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "raised by env 3 of worker 1 (envs 2-3) of a ParallelPyEnvironment" in notes
+    assert "worker 1" in notes and "while stepping" in notes
+    assert not any(p.is_alive() for p in processes)
+
+    constructors = [lambda s=s: _misbehaving_cartpole(s) for s in range(2)]
+    constructors.append(lambda: _misbehaving_cartpole(2, bad_shape_at=1))
+    env = ParallelPyEnvironment(constructors, num_workers=2)
+    env.reset()
+    with pytest.raises(
+        ValueError, match=r"env 2 returned observation of shape \[5\], expected \[4\]"
+    ):
+        env.step(np.zeros(3, np.int64))
+    env.close()

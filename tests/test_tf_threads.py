@@ -13,8 +13,9 @@ pytest.importorskip("tensorflow")
 
 from tfdrive import cli  # noqa: E402
 from tfdrive.utils.tf_threads import (  # noqa: E402
-    COLLECT_DEFAULT,
+    SMALL_BATCH,
     TFThreads,
+    collect_threads,
     parse_tf_threads,
     set_tf_threads,
 )
@@ -31,7 +32,7 @@ def _fresh_python(code: str) -> str:
 
 
 def test_parse():
-    assert parse_tf_threads("0/1") == TFThreads(0, 1) == COLLECT_DEFAULT
+    assert parse_tf_threads("0/1") == TFThreads(0, 1)
     assert parse_tf_threads("4/2") == TFThreads(intra_op=4, inter_op=2)
     assert parse_tf_threads("default") == TFThreads(0, 0)
     for text in ("2", "1/2/3", "a/1", "-1/1", ""):
@@ -75,11 +76,25 @@ def test_sizes_apply_before_the_first_op_and_not_after():
     )
 
 
-@pytest.mark.parametrize("args, expected", [((), [0, 1]), (("--tf-threads", "1/2"), [1, 2])])
+def test_collection_runs_one_intra_op_thread_below_the_large_batch_size():
+    assert SMALL_BATCH == 2048
+    assert collect_threads(1) == collect_threads(2047) == TFThreads(intra_op=1, inter_op=1)
+    assert collect_threads(2048) == collect_threads(4096) == TFThreads(intra_op=0, inter_op=1)
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (("--num-envs", "4"), [1, 1]),
+        (("--num-envs", "2048"), [0, 1]),
+        (("--num-envs", "4", "--tf-threads", "2/3"), [2, 3]),
+        (("--num-envs", "4", "--tf-threads", "default"), [0, 0]),
+    ],
+)
 def test_collect_sets_the_pools(args, expected):
     code = (
         "import json; from tfdrive import cli\n"
-        "cli.main(['collect', '--quiet', '--json', '--num-envs', '4', '--steps', '64', "
+        "cli.main(['collect', '--quiet', '--json', '--steps', '4096', "
         f"'--hidden', '8', *{list(args)!r}])\n"
     )
     assert json.loads(_fresh_python(code))["tf_threads"] == expected

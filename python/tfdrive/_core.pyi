@@ -206,7 +206,8 @@ class PyEnvBatch:
 
     `leaf_specs` lists `(name, spec_repr, shape, dtype)` for step_type, reward,
     discount and each observation leaf. `gym_envs` selects the Gymnasium path.
-    `reset()`/`step()` return the stacked leaves in that order.
+    `reset()`/`step()` return the stacked leaves in that order. Messages name
+    env `first_env + row` of `owner` (default "a BatchedPyEnvironment of B envs").
     """
 
     def __new__(
@@ -217,6 +218,8 @@ class PyEnvBatch:
         gym_envs: list[Any] | None = None,
         discount: float = 1.0,
         discrete: bool = False,
+        first_env: int = 0,
+        owner: str | None = None,
     ) -> PyEnvBatch: ...
     @property
     def num_envs(self) -> int: ...

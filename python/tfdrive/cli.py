@@ -183,9 +183,9 @@ def collect(args: argparse.Namespace) -> dict[str, Any]:
         from tfdrive.drivers.progress import ProgressBar
         from tfdrive.drivers.py_driver import PyDriver
         from tfdrive.metrics import py_metrics
-        from tfdrive.utils.tf_threads import COLLECT_DEFAULT
+        from tfdrive.utils.tf_threads import collect_threads
 
-        _apply_tf_threads(args.tf_threads, default=COLLECT_DEFAULT)
+        _apply_tf_threads(args.tf_threads, default=collect_threads(args.num_envs))
         env = build_env(args.env, args.num_envs, args.backend, args.seed)
         policy = build_policy(args.policy, env, args.hidden, args.seed, jit_compile=args.xla)
         metrics = [
@@ -417,7 +417,7 @@ def parser() -> argparse.ArgumentParser:
         "--tf-threads",
         type=_tf_threads,
         default=None,
-        help=_TF_THREADS_HELP.format(default="0/1, one inter-op thread"),
+        help=_TF_THREADS_HELP.format(default="1/1 below 2048 envs, 0/1 from 2048"),
     )
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.add_argument("--json", action="store_true", help="print the result as JSON")

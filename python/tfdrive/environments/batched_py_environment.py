@@ -144,8 +144,12 @@ class BatchedPyEnvironment(py_environment.PyEnvironment):
 
     @staticmethod
     def _make_core(
-        envs: Sequence[py_environment.PyEnvironment], spec: ts.TimeStep
+        envs: Sequence[py_environment.PyEnvironment],
+        spec: ts.TimeStep,
+        first_env: int = 0,
+        owner: str | None = None,
     ) -> _core.PyEnvBatch:
+        """The Rust core stepping `envs`; its messages name env `first_env + i` of `owner`."""
         obs_leaves = nest.flatten(spec.observation)
         names = (
             ["observation"]
@@ -169,6 +173,8 @@ class BatchedPyEnvironment(py_environment.PyEnvironment):
             gym_envs=[env.gym for env in fast] if fast else None,
             discount=float(fast[0]._discount) if fast else 1.0,
             discrete=bool(fast[0]._action_is_discrete) if fast else False,
+            first_env=first_env,
+            owner=owner,
         )
 
     @property

@@ -259,12 +259,49 @@ class _WorkerServer:
         self.mailboxes, self.time_steps, self.actions = layout.arrays(self.memory)
         self.time_step_paths = _leaf_paths(self.envs[0].time_step_spec(), "time_step")
         self.action_spec = self.envs[0].action_spec()
+        self.rows = slice(self.first_env, self.first_env + len(self.envs))
+        self.core = self.gymnasium_core()
+
+    def gymnasium_core(self) -> Any:
+        """The Rust core of `BatchedPyEnvironment` for this worker's envs, or None.
+
+        Only for plain Gymnasium envs (its Gymnasium path calls
+        `gymnasium.Env.step` directly and builds the rows in Rust, several
+        times faster than stepping the wrappers one by one in Python) with
+        one action array. As in a `BatchedPyEnvironment`, the wrappers' own
+        `current_time_step()` is then not updated.
+        """
+        from tfdrive.environments import batched_py_environment as batched
+
+        spec = self.envs[0].time_step_spec()
+        if (
+            len(self.actions) != 1
+            or len(self.time_steps) != 4
+            or batched._gymnasium_fast_path(self.envs) is None
+        ):
+            return None
+        last = self.first_env + len(self.envs) - 1
+        return batched.BatchedPyEnvironment._make_core(
+            self.envs,
+            spec,
+            first_env=self.first_env,
+            owner=f"worker {self.slot} (envs {self.first_env}-{last}) of a ParallelPyEnvironment",
+        )
+
+    def write_all(self, leaves: list) -> None:
+        """Copies the core's `[k, ...]` leaves (checked against the spec) into this worker's rows."""
+        for array, leaf in zip(self.time_steps, leaves, strict=True):
+            array[self.rows] = leaf
 
     def write(self, k: int, time_step: Any) -> None:
         row = self.first_env + k
         _write_row(self.time_steps, row, time_step, self.time_step_paths, f"env {row}")
 
     def step(self) -> None:
+        if self.core is not None:
+            # A copy: the envs may keep their actions, and the rows are rewritten next step.
+            self.write_all(self.core.step(self.actions[0][self.rows].copy()))
+            return
         for k, env in enumerate(self.envs):
             row = self.first_env + k
             # A copy: the env may keep the action, and its row is rewritten next step.
@@ -274,6 +311,9 @@ class _WorkerServer:
             self.write(k, env.step(action))
 
     def reset(self) -> None:
+        if self.core is not None:
+            self.write_all(self.core.reset())
+            return
         for k, env in enumerate(self.envs):
             self.write(k, env.reset())
 

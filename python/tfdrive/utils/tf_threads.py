@@ -3,15 +3,14 @@
 TensorFlow sizes two pools at its first op and never again: intra-op threads
 (one op split across cores) and inter-op threads (independent ops at once).
 Its default sizes both to every core. For collection that default is not
-the best measured (docs/xla.md, `benches/bench_xla.py --only threads`): on
-2 cores one inter-op thread gave 1.2-1.4x env steps/s at 1 and 64 envs with
-the plain graph and was level (0.91-1.02x) with XLA and at 4096 envs, while
-fewer intra-op threads slowed large batches and XLA on TF 2.21.
+the best measured (docs/xla.md, `benches/bench_xla.py --only threads`): a
+policy call on a small batch is a few dozen microseconds of arithmetic, and
+handing it to a pool of threads costs more than it saves.
 
 tfdrive never changes the pools on import (a TF-Agents program's own
-settings must win); `tfdrive collect` applies `COLLECT_DEFAULT` before it
-builds its policy, and library users call `set_tf_threads` themselves,
-before TensorFlow's first op.
+settings must win); `tfdrive collect` applies `collect_threads(num_envs)`
+before it builds its policy, and library users call `set_tf_threads`
+themselves, before TensorFlow's first op.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
-__all__ = ["COLLECT_DEFAULT", "TFThreads", "parse_tf_threads", "set_tf_threads"]
+__all__ = ["SMALL_BATCH", "TFThreads", "collect_threads", "parse_tf_threads", "set_tf_threads"]
 
 
 class TFThreads(NamedTuple):
@@ -29,8 +28,21 @@ class TFThreads(NamedTuple):
     inter_op: int
 
 
-#: What `tfdrive collect` uses unless told otherwise: TF's intra-op pool, one inter-op thread.
-COLLECT_DEFAULT = TFThreads(intra_op=0, inter_op=1)
+#: Below this many envs per policy call, collection runs one intra-op thread.
+SMALL_BATCH = 2048
+
+
+def collect_threads(num_envs: int) -> TFThreads:
+    """The pool sizes `tfdrive collect` uses for a policy called on `num_envs` envs.
+
+    One inter-op thread always; one intra-op thread below `SMALL_BATCH`
+    envs, TensorFlow's choice from there. Measured on 2 cores, TF 2.21
+    (docs/xla.md): splitting a small batch across the intra-op pool costs
+    more than it saves, most of all with XLA (1/1 against TensorFlow's
+    0/0: XLA 1.4-1.9x env steps/s at 64-1024 envs, the plain graph level
+    within 0.9-1.1x), while at 4096 envs XLA needs the pool (1/1: 0.91x).
+    """
+    return TFThreads(intra_op=1 if num_envs < SMALL_BATCH else 0, inter_op=1)
 
 
 def parse_tf_threads(text: str) -> TFThreads:

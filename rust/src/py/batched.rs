@@ -45,16 +45,23 @@ struct GymPath {
 /// Steps Python environments and stacks their time steps (see the module docs).
 ///
 /// `PyEnvBatch(envs, leaf_specs, flatten_observation=None, gym_envs=None,
-/// discount=1.0, discrete=False)`: `leaf_specs` lists `(name, spec_repr,
-/// shape, dtype)` for step_type, reward, discount and each observation leaf;
-/// `flatten_observation` flattens a nested observation (None for a single
-/// array); `gym_envs` (the wrapped `gymnasium.Env`s) selects the Gymnasium path.
+/// discount=1.0, discrete=False, first_env=0, owner=None)`: `leaf_specs` lists
+/// `(name, spec_repr, shape, dtype)` for step_type, reward, discount and each
+/// observation leaf; `flatten_observation` flattens a nested observation (None
+/// for a single array); `gym_envs` (the wrapped `gymnasium.Env`s) selects the
+/// Gymnasium path. Messages name env `first_env + row` of `owner` (default: "a
+/// BatchedPyEnvironment of B envs"), so a batch that is one worker's share of a
+/// larger batch names the env as its user knows it.
 #[pyclass(module = "tfdrive._core", name = "PyEnvBatch")]
 pub struct PyEnvBatch {
     envs: Vec<Py<PyAny>>,
     leaves: Vec<Leaf>,
     flatten: Option<Py<PyAny>>,
     gym: Option<GymPath>,
+    /// Added to a row to name its env in messages (a worker's first env).
+    first_env: usize,
+    /// What the envs belong to, for notes (default: this batch).
+    owner: String,
 }
 
 /// Adds `note` to `err` (Python 3.11+ `add_note`) and returns it unchanged otherwise.
@@ -67,11 +74,8 @@ fn with_note(py: Python<'_>, err: PyErr, note: &str) -> PyErr {
 }
 
 impl PyEnvBatch {
-    fn env_note(&self, index: usize) -> String {
-        format!(
-            "raised by env {index} of a BatchedPyEnvironment of {} envs",
-            self.envs.len()
-        )
+    fn env_note(&self, row: usize) -> String {
+        format!("raised by env {} of {}", self.first_env + row, self.owner)
     }
 
     fn alloc<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyUntypedArray>>> {
@@ -98,6 +102,7 @@ impl PyEnvBatch {
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let leaf = &self.leaves[j];
+        let env_index = self.first_env + row;
         let dtype = leaf.dtype.bind(py);
         let arr = match value.cast::<PyUntypedArray>() {
             Ok(a) if a.is_c_contiguous() && a.dtype().is_equiv_to(dtype) => a.clone(),
@@ -113,7 +118,7 @@ impl PyEnvBatch {
         };
         if arr.shape() != leaf.shape.as_slice() {
             return Err(PyValueError::new_err(format!(
-                "env {row} returned {} of shape {:?}, expected {:?} per {}",
+                "env {env_index} returned {} of shape {:?}, expected {:?} per {}",
                 leaf.name,
                 arr.shape(),
                 leaf.shape,
@@ -148,13 +153,14 @@ impl PyEnvBatch {
         row: usize,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
+        let env_index = self.first_env + row;
         let boolean = match value.cast::<PyUntypedArray>() {
             Ok(array) => array.dtype().kind() == b'b',
             Err(_) => value.is_instance_of::<PyBool>() || value.is_instance(numpy_bool(py)?)?,
         };
         if value.is_none() || boolean {
             return Err(PyTypeError::new_err(format!(
-                "env {row} returned {} = {}, expected a number per {}",
+                "env {env_index} returned {} = {}, expected a number per {}",
                 self.leaves[j].name,
                 describe(value),
                 self.leaves[j].spec
@@ -166,7 +172,7 @@ impl PyEnvBatch {
             if let Ok(step_type) = value.extract::<i64>() {
                 if !(0..=2).contains(&step_type) {
                     return Err(PyValueError::new_err(format!(
-                        "env {row} returned step_type {step_type}, \
+                        "env {env_index} returned step_type {step_type}, \
                          not a StepType (0=FIRST, 1=MID, 2=LAST)"
                     )));
                 }
@@ -183,9 +189,10 @@ impl PyEnvBatch {
         row: usize,
         ts: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
+        let env_index = self.first_env + row;
         let ts = ts.cast::<PyTuple>().map_err(|_| {
             PyTypeError::new_err(format!(
-                "env {row} returned {}, expected a TimeStep",
+                "env {env_index} returned {}, expected a TimeStep",
                 ts.get_type()
                     .name()
                     .map(|n| n.to_string())
@@ -194,7 +201,7 @@ impl PyEnvBatch {
         })?;
         if ts.len() < 4 {
             return Err(PyTypeError::new_err(format!(
-                "env {row} returned a tuple of {} values, expected a TimeStep \
+                "env {env_index} returned a tuple of {} values, expected a TimeStep \
                  (step_type, reward, discount, observation)",
                 ts.len()
             )));
@@ -221,7 +228,7 @@ impl PyEnvBatch {
                 let flat = flat.cast::<PyList>()?;
                 if flat.len() != self.leaves.len() - 3 {
                     return Err(PyValueError::new_err(format!(
-                        "env {row} returned an observation with {} leaves, expected {}",
+                        "env {env_index} returned an observation with {} leaves, expected {}",
                         flat.len(),
                         self.leaves.len() - 3
                     )));
@@ -335,16 +342,19 @@ impl PyEnvBatch {
                     }
                 }
             };
+            let env_index = self.first_env + i;
             let result = gym.steps[i]
                 .bind(py)
                 .call1((action,))
                 .map_err(|e| with_note(py, e, &self.env_note(i)))?;
             let result = result.cast_into::<PyTuple>().map_err(|_| {
-                PyTypeError::new_err(format!("env {i}: gymnasium step() must return a 5-tuple"))
+                PyTypeError::new_err(format!(
+                    "env {env_index}: gymnasium step() must return a 5-tuple"
+                ))
             })?;
             if result.len() != 5 {
                 return Err(PyTypeError::new_err(format!(
-                    "env {i}: gymnasium step() returned {} values, expected 5",
+                    "env {env_index}: gymnasium step() returned {} values, expected 5",
                     result.len()
                 )));
             }
@@ -380,7 +390,8 @@ impl PyEnvBatch {
 #[pymethods]
 impl PyEnvBatch {
     #[new]
-    #[pyo3(signature = (envs, leaf_specs, flatten_observation=None, gym_envs=None, discount=1.0, discrete=false))]
+    #[pyo3(signature = (envs, leaf_specs, flatten_observation=None, gym_envs=None, discount=1.0, discrete=false, first_env=0, owner=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         envs: Vec<Py<PyAny>>,
@@ -389,6 +400,8 @@ impl PyEnvBatch {
         gym_envs: Option<Vec<Bound<'_, PyAny>>>,
         discount: f32,
         discrete: bool,
+        first_env: usize,
+        owner: Option<String>,
     ) -> PyResult<Self> {
         let mut leaves = Vec::with_capacity(leaf_specs.len());
         for (name, spec, shape, dtype) in leaf_specs {
@@ -432,11 +445,15 @@ impl PyEnvBatch {
                 })
             }
         };
+        let owner =
+            owner.unwrap_or_else(|| format!("a BatchedPyEnvironment of {} envs", envs.len()));
         Ok(PyEnvBatch {
             envs,
             leaves,
             flatten: flatten_observation,
             gym,
+            first_env,
+            owner,
         })
     }
 
