@@ -25,8 +25,8 @@ Variants (skipped when their Python is not given):
   `PyTFEagerPolicy`, tfdrive's Rust `PyDriver`, TensorFlow's thread pools
   sized as `tfdrive collect` sizes them (`collect_threads`); ``+ XLA``: the
   same policy with `jit_compile=True`;
-* ``tfdrive ParallelPyEnvironment 2w + XLA (current)``: the envs in a
-  `ParallelPyEnvironment` of 2 worker processes (64 envs only).
+* ``tfdrive ParallelPyEnvironment 2w (compat)`` / ``... + XLA (current)``:
+  the envs in a `ParallelPyEnvironment` of 2 worker processes (64 envs only).
 
 Each measurement collects `--iterations` driver iterations
 (`iterations * envs` env steps).
@@ -56,6 +56,7 @@ VARIANTS = {
     "TF-Agents 0.19 (compat), tfdrive's thread pools": (COMPAT, "tf_agents_threads", False, None),
     "tfdrive (compat)": (COMPAT, "tfdrive", False, None),
     "tfdrive + XLA (compat)": (COMPAT, "tfdrive", True, None),
+    "tfdrive ParallelPyEnvironment 2w (compat)": (COMPAT, "parallel", False, (64,)),
     "tfdrive (current)": (CURRENT, "tfdrive", False, None),
     "tfdrive + XLA (current)": (CURRENT, "tfdrive", True, None),
     "tfdrive ParallelPyEnvironment 2w + XLA (current)": (CURRENT, "parallel", True, (64,)),
