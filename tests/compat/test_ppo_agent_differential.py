@@ -13,6 +13,8 @@ float tolerance; with `compute_value_and_advantage_in_train=False`, so must
 the returns and advantages `preprocess_sequence` fills in.
 """
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -125,10 +127,10 @@ def _experience_arrays(agent, action_spec, rng):
     )
 
 
-def _assert_close(got, want):
+def _assert_close(got, want, rtol=RTOL, atol=ATOL):
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape, (got.shape, want.shape)
-    np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
 
 
 CASES = {
@@ -197,31 +199,33 @@ def _agent_pair(case, in_train, num_epochs=2, optimizer=None):
 
 
 def _assert_trained_alike(
-    agent, tfa_agent, nets, tfa_nets, experience, tfa_experience, train=None, tfa_train=None
-):
+    agent, tfa_agent, nets, tfa_nets, experience, tfa_experience, train=None, tfa_train=None,
+    rtol=RTOL, atol=ATOL,
+):  # fmt: skip
     """One `train` call each: same loss info, counters and updated weights.
 
     `train` and `tfa_train` default to the agents' own `train`.
     """
+    close = functools.partial(_assert_close, rtol=rtol, atol=atol)
     initial = [v.numpy() for v in nets[0].trainable_variables]
     loss_info = (train or agent.train)(experience)
     tfa_loss_info = (tfa_train or tfa_agent.train)(tfa_experience)
-    _assert_close(loss_info.loss, tfa_loss_info.loss)
+    close(loss_info.loss, tfa_loss_info.loss)
     assert loss_info.extra._fields == tfa_loss_info.extra._fields
     for name in loss_info.extra._fields:
-        _assert_close(getattr(loss_info.extra, name), getattr(tfa_loss_info.extra, name))
+        close(getattr(loss_info.extra, name), getattr(tfa_loss_info.extra, name))
     assert int(agent.train_step_counter.numpy()) == int(tfa_agent.train_step_counter.numpy())
 
     for net, tfa_net in zip(nets, tfa_nets, strict=True):
         for variable, tfa_variable in zip(net.variables, tfa_net.variables, strict=True):
-            _assert_close(variable.numpy(), tfa_variable.numpy())
+            close(variable.numpy(), tfa_variable.numpy())
     changed = [
         not np.allclose(before, after.numpy())
         for before, after in zip(initial, nets[0].trainable_variables, strict=True)
     ]
     assert any(changed), "train did not update the actor"
     if tfa_agent._adaptive_kl_beta is not None:
-        _assert_close(agent._adaptive_kl_beta.numpy(), tfa_agent._adaptive_kl_beta.numpy())
+        close(agent._adaptive_kl_beta.numpy(), tfa_agent._adaptive_kl_beta.numpy())
 
 
 @pytest.mark.parametrize("in_train", [True, False], ids=["value_in_train", "value_in_collect"])
@@ -302,6 +306,13 @@ def test_traced_epochs_match_tf_agents(case, optimizer):
             tfa_trajectory.Trajectory(**fields),
             train,
             tfa_train,
+            # Ten Adam steps at 1e-2 (two calls of 5 epochs) compound float32
+            # rounding, and the loop's graph may fuse kernels differently from
+            # the unrolled one: one weight in 192 has drifted by 6e-5 (1.5e-4
+            # relative) in a CI run. A real difference in the maths moves
+            # weights by orders of magnitude more.
+            rtol=1e-3,
+            atol=1e-4,
         )
     assert int(agent.train_step_counter.numpy()) == 10
     graph = train.get_concrete_function(trajectory.Trajectory(**fields)).graph
