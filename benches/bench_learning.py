@@ -131,16 +131,7 @@ class TfaLearner:
             optimizer=tf.keras.optimizers.Adam(learning_rate=self._learning_rate(recipe)),
             actor_net=actor,
             value_net=value,
-            importance_ratio_clipping=recipe.importance_ratio_clipping,
-            lambda_value=recipe.lambda_value,
-            discount_factor=recipe.discount_factor,
-            entropy_regularization=recipe.entropy_regularization,
-            value_pred_loss_coef=recipe.value_pred_loss_coef,
-            num_epochs=recipe.num_epochs,
-            use_gae=True,
-            normalize_rewards=recipe.normalize_rewards,
-            normalize_observations=recipe.normalize_observations,
-            gradient_clipping=recipe.gradient_clipping,
+            **recipe.agent_kwargs,
             train_step_counter=self.counter,
         )
 

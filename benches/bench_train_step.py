@@ -71,16 +71,7 @@ def _tf_agents_agent(recipe: Any, time_step_spec: Any, action_spec: Any) -> Any:
         optimizer=optimizer,
         actor_net=actor,
         value_net=value,
-        importance_ratio_clipping=recipe.importance_ratio_clipping,
-        lambda_value=recipe.lambda_value,
-        discount_factor=recipe.discount_factor,
-        entropy_regularization=recipe.entropy_regularization,
-        value_pred_loss_coef=recipe.value_pred_loss_coef,
-        num_epochs=recipe.num_epochs,
-        use_gae=True,
-        normalize_rewards=recipe.normalize_rewards,
-        normalize_observations=recipe.normalize_observations,
-        gradient_clipping=recipe.gradient_clipping,
+        **recipe.agent_kwargs,
         train_step_counter=tf.Variable(0, tf.int64),
     )
     agent.initialize()

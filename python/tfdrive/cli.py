@@ -170,10 +170,15 @@ def _tf_threads(text: str) -> Any:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-_TF_THREADS_HELP = (
-    "TensorFlow's thread pools, INTRA/INTER (0 = TensorFlow's choice) or 'default' "
-    "(TensorFlow's, 0/0); default: {default} (docs/xla.md)"
-)
+def _add_tf_threads(command: argparse.ArgumentParser, default: str) -> None:
+    """`--tf-threads` on `command`; None when not given (`default` names what then applies)."""
+    command.add_argument(
+        "--tf-threads",
+        type=_tf_threads,
+        default=None,
+        help="TensorFlow's thread pools, INTRA/INTER (0 = TensorFlow's choice) or 'default' "
+        f"(TensorFlow's, 0/0); default: {default} (docs/xla.md)",
+    )
 
 
 def collect(args: argparse.Namespace) -> dict[str, Any]:
@@ -366,12 +371,7 @@ def parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--full", action="store_true", help="train all --steps, not only until solved")
     t.add_argument("--xla", action="store_true", help=_XLA_HELP)
-    t.add_argument(
-        "--tf-threads",
-        type=_tf_threads,
-        default=None,
-        help=_TF_THREADS_HELP.format(default="default"),
-    )
+    _add_tf_threads(t, default="default")
     t.add_argument(
         "--workers",
         type=_whole_at_least_0,
@@ -413,12 +413,7 @@ def parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--seed", type=_seed, default=0, help="seeds envs and policy (default 0)")
     c.add_argument("--xla", action="store_true", help=_XLA_HELP)
-    c.add_argument(
-        "--tf-threads",
-        type=_tf_threads,
-        default=None,
-        help=_TF_THREADS_HELP.format(default="1/1 below 2048 envs, 0/1 from 2048"),
-    )
+    _add_tf_threads(c, default="1/1 below 2048 envs, 0/1 from 2048")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     b = sub.add_parser("bench", help="run the benchmark suite side by side")

@@ -67,6 +67,22 @@ class PPORecipe:
         return "ppo"
 
     @property
+    def agent_kwargs(self) -> dict[str, Any]:
+        """The `PPOClipAgent` arguments this recipe sets (tfdrive's or TF-Agents' class)."""
+        return dict(
+            importance_ratio_clipping=self.importance_ratio_clipping,
+            lambda_value=self.lambda_value,
+            discount_factor=self.discount_factor,
+            entropy_regularization=self.entropy_regularization,
+            value_pred_loss_coef=self.value_pred_loss_coef,
+            num_epochs=self.num_epochs,
+            use_gae=True,
+            normalize_rewards=self.normalize_rewards,
+            normalize_observations=self.normalize_observations,
+            gradient_clipping=self.gradient_clipping,
+        )
+
+    @property
     def steps_per_round(self) -> int:
         return self.num_envs * self.collect_steps
 
@@ -247,16 +263,7 @@ def _build_ppo(
         optimizer=optimizer,
         actor_net=actor_net,
         value_net=value_net,
-        importance_ratio_clipping=recipe.importance_ratio_clipping,
-        lambda_value=recipe.lambda_value,
-        discount_factor=recipe.discount_factor,
-        entropy_regularization=recipe.entropy_regularization,
-        value_pred_loss_coef=recipe.value_pred_loss_coef,
-        num_epochs=recipe.num_epochs,
-        use_gae=True,
-        normalize_rewards=recipe.normalize_rewards,
-        normalize_observations=recipe.normalize_observations,
-        gradient_clipping=recipe.gradient_clipping,
+        **recipe.agent_kwargs,
         train_step_counter=counter,
     )
     _build_slots(optimizer, actor_net, value_net)
